@@ -1,0 +1,361 @@
+//! The auth file CRI-O consumes: its name, its content, and writing it so that nothing can redirect
+//! the write, read a partial file, or find a credential file with loose permissions.
+
+use std::fs::File;
+use std::io::Write;
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::fs::DirBuilderExt;
+use std::path::Path;
+use std::time::{Duration, SystemTime};
+
+use anyhow::{Context, Result, bail, ensure};
+use nix::dir::Dir;
+use nix::errno::Errno;
+use nix::fcntl::{AtFlags, OFlag, renameat};
+use nix::sys::stat::{FileStat, Mode, SFlag, fchmod, fstat, fstatat};
+use nix::unistd::{UnlinkatFlags, fsync, unlinkat};
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+
+use crate::secrets::Chosen;
+
+/// `<namespace>-<sha256hex(image)>.json`, the name CRI-O looks for before a pull in `namespace`.
+pub fn auth_file_name(namespace: &str, image: &str) -> String {
+    let digest = Sha256::digest(image.as_bytes());
+    let mut name = String::with_capacity(namespace.len() + 70);
+    name.push_str(namespace);
+    name.push('-');
+    for byte in digest {
+        name.push_str(&format!("{byte:02x}"));
+    }
+    name.push_str(".json");
+    name
+}
+
+/// The file's content: the global pull secret as it is, with the chosen namespace credentials set
+/// under `auths` (replacing a global entry of the same key). Returns it with the number of entries.
+pub fn merge(global: Option<Value>, chosen: &[Chosen<'_>]) -> (Value, usize) {
+    let mut document = match global {
+        Some(Value::Object(document)) => document,
+        _ => Map::new(),
+    };
+    let auths = document
+        .entry("auths")
+        .or_insert_with(|| Value::Object(Map::new()));
+    if !auths.is_object() {
+        *auths = Value::Object(Map::new());
+    }
+    let auths = auths
+        .as_object_mut()
+        .expect("auths was just made an object");
+    for choice in chosen {
+        auths.insert(choice.reference.to_string(), choice.credential.auth_entry());
+    }
+    let entries = auths.len();
+    (Value::Object(document), entries)
+}
+
+/// Reads the global pull secret. Missing is normal (plain Kubernetes); unreadable or malformed is
+/// reported to the caller, which goes on without it. The error never quotes the content.
+pub fn read_global(path: &Path) -> Result<Option<Value>> {
+    let text = match std::fs::read(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+    };
+    match serde_json::from_slice::<Value>(&text) {
+        Ok(value @ Value::Object(_)) => Ok(Some(value)),
+        Ok(_) => bail!("{} is not a JSON object", path.display()),
+        Err(e) => bail!(
+            "{} is not valid JSON (line {} column {})",
+            path.display(),
+            e.line(),
+            e.column()
+        ),
+    }
+}
+
+/// The auth directory, opened without following links, and checked: a real directory owned by us
+/// and writable by nobody else. Created 0700 (with its parents) when missing.
+pub struct AuthDir {
+    fd: OwnedFd,
+    path: std::path::PathBuf,
+}
+
+const TEMP_PREFIX: &str = ".crio-credential-provider-";
+/// The Go implementation's temp files, which it leaves behind when killed.
+const GO_TEMP_PREFIX: &str = ".auth-";
+const TEMP_SUFFIX: &str = ".tmp";
+const TEMP_MAX_AGE: Duration = Duration::from_secs(120);
+
+impl AuthDir {
+    pub fn open(path: &Path) -> Result<Self> {
+        let fd = match open_dir(path) {
+            Err(Errno::ENOENT) => {
+                std::fs::DirBuilder::new()
+                    .recursive(true)
+                    .mode(0o700)
+                    .create(path)
+                    .with_context(|| format!("creating auth directory {}", path.display()))?;
+                open_dir(path)
+            }
+            other => other,
+        }
+        .map_err(|errno| match errno {
+            Errno::ELOOP | Errno::ENOTDIR => anyhow::anyhow!(
+                "auth directory {} is not a directory (a symlink is refused)",
+                path.display()
+            ),
+            errno => anyhow::Error::new(errno)
+                .context(format!("opening auth directory {}", path.display())),
+        })?;
+        let stat = fstat(&fd).with_context(|| format!("checking {}", path.display()))?;
+        let owner = nix::unistd::geteuid().as_raw();
+        ensure!(
+            stat.st_uid == owner,
+            "auth directory {} is owned by uid {}, not by this process's uid {owner}",
+            path.display(),
+            stat.st_uid
+        );
+        ensure!(
+            stat.st_mode & 0o022 == 0,
+            "auth directory {} is writable by group or others (mode {:o}); it holds credentials",
+            path.display(),
+            stat.st_mode & 0o7777
+        );
+        Ok(AuthDir {
+            fd,
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// Writes `content` to `name` atomically: an exclusive temp file in the same directory, mode
+    /// 0600 whatever the umask, checked with fstat, synced, renamed over `name`, directory synced.
+    /// A failure or a kill leaves at most a temp file, which a later run removes.
+    pub fn write(
+        &self,
+        name: &str,
+        content: &[u8],
+        label: Option<&dyn Fn(&File) -> Result<()>>,
+    ) -> Result<()> {
+        let temp_name = format!(
+            "{TEMP_PREFIX}{}-{}{TEMP_SUFFIX}",
+            std::process::id(),
+            SystemTime::now()
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .unwrap_or_default()
+                .subsec_nanos()
+        );
+        let fd = nix::fcntl::openat(
+            &self.fd,
+            temp_name.as_str(),
+            OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+            Mode::S_IRUSR | Mode::S_IWUSR,
+        )
+        .with_context(|| format!("creating a temp file in {}", self.path.display()))?;
+        let result = self.fill_and_rename(File::from(fd), &temp_name, name, content, label);
+        if result.is_err() {
+            let _ = unlinkat(&self.fd, temp_name.as_str(), UnlinkatFlags::NoRemoveDir);
+        }
+        result
+    }
+
+    fn fill_and_rename(
+        &self,
+        mut file: File,
+        temp_name: &str,
+        name: &str,
+        content: &[u8],
+        label: Option<&dyn Fn(&File) -> Result<()>>,
+    ) -> Result<()> {
+        let temp_path = self.path.join(temp_name);
+        fchmod(file.as_fd(), Mode::S_IRUSR | Mode::S_IWUSR)
+            .with_context(|| format!("setting mode 0600 on {}", temp_path.display()))?;
+        if let Some(label) = label {
+            label(&file)?;
+        }
+        file.write_all(content)
+            .with_context(|| format!("writing {}", temp_path.display()))?;
+        fsync(file.as_fd()).with_context(|| format!("syncing {}", temp_path.display()))?;
+        let stat =
+            fstat(file.as_fd()).with_context(|| format!("checking {}", temp_path.display()))?;
+        check_private_file(&stat).with_context(|| format!("checking {}", temp_path.display()))?;
+        renameat(&self.fd, temp_name, &self.fd, name)
+            .with_context(|| format!("renaming {} to {name}", temp_path.display()))?;
+        fsync(&self.fd).with_context(|| format!("syncing {}", self.path.display()))?;
+        Ok(())
+    }
+
+    /// Removes what nobody will consume: temp files older than two minutes (ours and the Go
+    /// implementation's) and auth files older than `stale_after`. `in-use/` is CRI-O's and is never
+    /// entered. Returns how many files were removed.
+    pub fn clean(&self, stale_after: Duration) -> Result<usize> {
+        let now = SystemTime::now();
+        let mut dir = Dir::openat(
+            &self.fd,
+            ".",
+            OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+        .with_context(|| format!("listing {}", self.path.display()))?;
+        let mut removed = 0;
+        for entry in dir.iter() {
+            let entry = entry.with_context(|| format!("listing {}", self.path.display()))?;
+            let Ok(name) = entry.file_name().to_str() else {
+                continue;
+            };
+            let max_age = if is_temp_file(name) {
+                TEMP_MAX_AGE
+            } else if is_auth_file(name) {
+                stale_after
+            } else {
+                continue;
+            };
+            let stat = match fstatat(&self.fd, name, AtFlags::AT_SYMLINK_NOFOLLOW) {
+                Ok(stat) => stat,
+                Err(Errno::ENOENT) => continue, // consumed or cleaned by someone else meanwhile
+                Err(e) => {
+                    return Err(e)
+                        .with_context(|| format!("checking {}", self.path.join(name).display()));
+                }
+            };
+            if SFlag::from_bits_truncate(stat.st_mode & SFlag::S_IFMT.bits()) != SFlag::S_IFREG {
+                continue;
+            }
+            let modified =
+                SystemTime::UNIX_EPOCH + Duration::from_secs(stat.st_mtime.max(0) as u64);
+            if now.duration_since(modified).unwrap_or_default() < max_age {
+                continue;
+            }
+            match unlinkat(&self.fd, name, UnlinkatFlags::NoRemoveDir) {
+                Ok(()) => removed += 1,
+                Err(Errno::ENOENT) => {}
+                Err(e) => {
+                    return Err(e)
+                        .with_context(|| format!("removing {}", self.path.join(name).display()));
+                }
+            }
+        }
+        Ok(removed)
+    }
+}
+
+fn open_dir(path: &Path) -> nix::Result<OwnedFd> {
+    nix::fcntl::open(
+        path,
+        OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+}
+
+fn check_private_file(stat: &FileStat) -> Result<()> {
+    let kind = SFlag::from_bits_truncate(stat.st_mode & SFlag::S_IFMT.bits());
+    ensure!(kind == SFlag::S_IFREG, "not a regular file");
+    let owner = nix::unistd::geteuid().as_raw();
+    ensure!(
+        stat.st_uid == owner,
+        "owned by uid {}, not {owner}",
+        stat.st_uid
+    );
+    ensure!(
+        stat.st_mode & 0o777 == 0o600,
+        "mode {:o}, not 600",
+        stat.st_mode & 0o7777
+    );
+    Ok(())
+}
+
+fn is_temp_file(name: &str) -> bool {
+    (name.starts_with(TEMP_PREFIX) || name.starts_with(GO_TEMP_PREFIX))
+        && name.ends_with(TEMP_SUFFIX)
+}
+
+/// `<namespace>-<64 lowercase hex>.json`
+fn is_auth_file(name: &str) -> bool {
+    let Some(stem) = name.strip_suffix(".json") else {
+        return false;
+    };
+    let Some((namespace, hash)) = stem.rsplit_once('-') else {
+        return false;
+    };
+    !namespace.is_empty()
+        && hash.len() == 64
+        && hash
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::secrets::Credential;
+
+    #[test]
+    fn file_name_is_namespace_and_sha256_of_the_image() {
+        assert_eq!(
+            auth_file_name("default", "docker.io/library/nginx"),
+            "default-7e59ad64326bc321517fb6fc6586de5ee149178394d9edfa2a877176cdf6fad5.json"
+        );
+    }
+
+    #[test]
+    fn namespace_credentials_replace_global_entries_of_the_same_key_only() {
+        let global = serde_json::json!({
+            "auths": {"m.io/x": {"auth": "Z2xvYmFsOng="}, "other.io": {"auth": "b3RoZXI6eQ=="}},
+            "credHelpers": {"a.io": "helper"}
+        });
+        let credential = Credential {
+            username: "ns".into(),
+            password: "pw".into(),
+            identity_token: "".into(),
+        };
+        let chosen = [Chosen {
+            reference: "m.io/x",
+            secret: "s",
+            key: "m.io",
+            credential: &credential,
+        }];
+        let (document, entries) = merge(Some(global), &chosen);
+        assert_eq!(
+            document,
+            serde_json::json!({
+                "auths": {"m.io/x": {"auth": "bnM6cHc="}, "other.io": {"auth": "b3RoZXI6eQ=="}},
+                "credHelpers": {"a.io": "helper"}
+            })
+        );
+        assert_eq!(entries, 2);
+    }
+
+    #[test]
+    fn without_a_global_file_only_namespace_entries_are_written() {
+        let credential = Credential {
+            username: "u".into(),
+            password: "p".into(),
+            identity_token: "".into(),
+        };
+        let chosen = [Chosen {
+            reference: "m.io/x",
+            secret: "s",
+            key: "m.io",
+            credential: &credential,
+        }];
+        let (document, entries) = merge(None, &chosen);
+        assert_eq!(
+            document,
+            serde_json::json!({"auths": {"m.io/x": {"auth": "dTpw"}}})
+        );
+        assert_eq!(entries, 1);
+    }
+
+    #[test]
+    fn cleanup_recognises_only_its_own_kinds_of_files() {
+        let hash = "7e59ad64326bc321517fb6fc6586de5ee149178394d9edfa2a877176cdf6fad5";
+        assert!(is_auth_file(&format!("team-a-{hash}.json")));
+        assert!(!is_auth_file(&format!("-{hash}.json")));
+        assert!(!is_auth_file(&format!("a-{}.json", hash.to_uppercase())));
+        assert!(!is_auth_file("config.json"));
+        assert!(is_temp_file(".auth-123.tmp"));
+        assert!(is_temp_file(".crio-credential-provider-1-2.tmp"));
+        assert!(!is_temp_file("in-use"));
+    }
+}

@@ -1,0 +1,316 @@
+//! The Kubernetes API: where it is, which CA vouches for it, and listing a namespace's pull secrets
+//! with the pod's own service-account token.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::{Api, ListParams};
+use secrecy::SecretString;
+
+use crate::cli::ApiSettings;
+use crate::secrets::SecretType;
+
+/// Kubeconfigs of a node, in the order they are tried: OpenShift, kubeadm, others.
+const NODE_KUBECONFIGS: [&str; 3] = [
+    "/etc/kubernetes/kubeconfig",
+    "/etc/kubernetes/kubelet.conf",
+    "/var/lib/kubelet/kubeconfig",
+];
+
+const FALLBACK_SERVER: &str = "https://localhost:6443";
+
+/// Where the API server is and how to trust it.
+#[derive(Debug)]
+pub struct Endpoint {
+    pub url: String,
+    /// DER certificates to trust; `None` only with `--insecure-skip-tls-verify`.
+    pub roots: Option<Vec<Vec<u8>>>,
+}
+
+/// The server URL and CA the node's kubeconfig names; never its credentials.
+struct KubeconfigCluster {
+    path: PathBuf,
+    server: Option<String>,
+    ca_pem: Option<Vec<u8>>,
+}
+
+pub fn endpoint(settings: &ApiSettings) -> Result<Endpoint> {
+    let kubeconfig = match &settings.kubeconfig {
+        Some(path) => Some(read_kubeconfig(path)?),
+        None => NODE_KUBECONFIGS
+            .iter()
+            .map(Path::new)
+            .find(|path| path.exists())
+            .map(read_kubeconfig)
+            .transpose()?,
+    };
+    let env_file = settings.kube_config_dir.join("apiserver-url.env");
+    let url = match &settings.server {
+        Some(server) => server.clone(),
+        None => match read_apiserver_url_env(&env_file)? {
+            Some(url) => url,
+            None => kubeconfig
+                .as_ref()
+                .and_then(|k| k.server.clone())
+                .unwrap_or_else(|| FALLBACK_SERVER.to_string()),
+        },
+    };
+    if settings.insecure_skip_tls_verify {
+        return Ok(Endpoint { url, roots: None });
+    }
+    let (pem, origin) = match (&settings.ca_file, &kubeconfig) {
+        (Some(path), _) => (
+            std::fs::read(path).with_context(|| format!("reading CA file {}", path.display()))?,
+            path.display().to_string(),
+        ),
+        (
+            None,
+            Some(KubeconfigCluster {
+                path,
+                ca_pem: Some(pem),
+                ..
+            }),
+        ) => (
+            pem.clone(),
+            format!("the certificate authority of {}", path.display()),
+        ),
+        (None, found) => bail!(
+            "no CA to verify the API server {url} with: {}; pass --ca-file or --kubeconfig \
+             (or --insecure-skip-tls-verify to not verify)",
+            match found {
+                Some(k) => format!("{} has no certificate-authority(-data)", k.path.display()),
+                None => format!("none of {} exists", NODE_KUBECONFIGS.join(", ")),
+            }
+        ),
+    };
+    let roots = certificates(&pem).with_context(|| format!("reading {origin}"))?;
+    Ok(Endpoint {
+        url,
+        roots: Some(roots),
+    })
+}
+
+fn certificates(pem: &[u8]) -> Result<Vec<Vec<u8>>> {
+    let roots: Vec<Vec<u8>> = pem::parse_many(pem)
+        .context("not valid PEM")?
+        .into_iter()
+        .filter(|block| block.tag() == "CERTIFICATE")
+        .map(pem::Pem::into_contents)
+        .collect();
+    if roots.is_empty() {
+        bail!("no PEM certificate found");
+    }
+    Ok(roots)
+}
+
+fn read_kubeconfig(path: &Path) -> Result<KubeconfigCluster> {
+    let config = kube::config::Kubeconfig::read_from(path)
+        .with_context(|| format!("reading kubeconfig {}", path.display()))?;
+    let cluster_name = config
+        .current_context
+        .as_ref()
+        .and_then(|current| config.contexts.iter().find(|c| &c.name == current))
+        .and_then(|context| context.context.as_ref())
+        .map(|context| context.cluster.clone());
+    let cluster = config
+        .clusters
+        .iter()
+        .find(|c| Some(&c.name) == cluster_name.as_ref())
+        .or(config.clusters.first())
+        .and_then(|c| c.cluster.as_ref());
+    let Some(cluster) = cluster else {
+        return Ok(KubeconfigCluster {
+            path: path.to_path_buf(),
+            server: None,
+            ca_pem: None,
+        });
+    };
+    let ca_pem = match (
+        &cluster.certificate_authority_data,
+        &cluster.certificate_authority,
+    ) {
+        (Some(data), _) => Some(
+            base64::Engine::decode(&base64::engine::general_purpose::STANDARD, data.trim())
+                .with_context(|| {
+                    format!("decoding certificate-authority-data of {}", path.display())
+                })?,
+        ),
+        (None, Some(file)) => Some(std::fs::read(file).with_context(|| {
+            format!(
+                "reading certificate-authority {file} named by {}",
+                path.display()
+            )
+        })?),
+        (None, None) => None,
+    };
+    Ok(KubeconfigCluster {
+        path: path.to_path_buf(),
+        server: cluster.server.clone(),
+        ca_pem,
+    })
+}
+
+/// `KUBERNETES_SERVICE_HOST`/`_PORT` of OpenShift's `apiserver-url.env` as a URL; `None` when the
+/// file or either key is missing.
+fn read_apiserver_url_env(path: &Path) -> Result<Option<String>> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+    };
+    Ok(apiserver_url(&text))
+}
+
+fn apiserver_url(env_file: &str) -> Option<String> {
+    let value = |key: &str| {
+        env_file.lines().find_map(|line| {
+            let (name, value) = line.trim().split_once('=')?;
+            (name.trim() == key).then(|| unquote(value.trim()).to_string())
+        })
+    };
+    let host = value("KUBERNETES_SERVICE_HOST").filter(|h| !h.is_empty())?;
+    let port = value("KUBERNETES_SERVICE_PORT").filter(|p| !p.is_empty())?;
+    let host = if host.contains(':') && !host.starts_with('[') {
+        format!("[{host}]")
+    } else {
+        host
+    };
+    Some(format!("https://{host}:{port}"))
+}
+
+fn unquote(value: &str) -> &str {
+    for quote in ['\'', '"'] {
+        if let Some(inner) = value
+            .strip_prefix(quote)
+            .and_then(|v| v.strip_suffix(quote))
+        {
+            return inner;
+        }
+    }
+    value
+}
+
+/// A pull secret as listed: name, type and the bytes of its data key.
+pub struct ListedSecret {
+    pub name: String,
+    pub secret_type: SecretType,
+    pub data: Option<Vec<u8>>,
+}
+
+/// Lists the namespace's secrets of both pull-secret types, concurrently, as the pod's service
+/// account (the API server checks that it may), within `timeout`.
+pub async fn list_pull_secrets(
+    endpoint: &Endpoint,
+    token: &SecretString,
+    namespace: &str,
+    timeout: Duration,
+) -> Result<Vec<ListedSecret>> {
+    let uri: http::Uri = endpoint
+        .url
+        .parse()
+        .with_context(|| format!("parsing API server URL {:?}", endpoint.url))?;
+    let mut config = kube::Config::new(uri);
+    config.root_cert = endpoint.roots.clone();
+    config.accept_invalid_certs = endpoint.roots.is_none();
+    config.auth_info.token = Some(token.clone());
+    config.connect_timeout = Some(timeout);
+    config.read_timeout = Some(timeout);
+    config.write_timeout = Some(timeout);
+    config.default_retry = false;
+    let client = kube::Client::try_from(config)
+        .with_context(|| format!("setting up a client for {}", endpoint.url))?;
+    let api: Api<Secret> = Api::namespaced(client, namespace);
+    let list = |secret_type: SecretType| {
+        let api = &api;
+        async move {
+            let params = ListParams::default().fields(&format!("type={}", secret_type.type_name()));
+            let list = api
+                .list(&params)
+                .await
+                .map_err(|e| describe(e, &endpoint.url, namespace))?;
+            Ok::<_, anyhow::Error>(
+                list.items
+                    .into_iter()
+                    .map(|secret| ListedSecret {
+                        name: secret.metadata.name.unwrap_or_default(),
+                        secret_type,
+                        data: secret
+                            .data
+                            .and_then(|mut data| data.remove(secret_type.data_key()))
+                            .map(|bytes| bytes.0),
+                    })
+                    .collect::<Vec<_>>(),
+            )
+        }
+    };
+    let both = async {
+        let (json, cfg) = tokio::try_join!(
+            list(SecretType::DockerConfigJson),
+            list(SecretType::DockerCfg)
+        )?;
+        Ok::<_, anyhow::Error>(json.into_iter().chain(cfg).collect())
+    };
+    tokio::time::timeout(timeout, both).await.map_err(|_| {
+        anyhow::anyhow!(
+            "listing secrets in namespace {namespace} at {}: no answer within {timeout:?}",
+            endpoint.url
+        )
+    })?
+}
+
+/// One line naming the request and what the server said (its status, never our token).
+fn describe(error: kube::Error, url: &str, namespace: &str) -> anyhow::Error {
+    let what = format!("listing secrets in namespace {namespace} at {url}");
+    match error {
+        kube::Error::Api(status) => anyhow::anyhow!(
+            "{what}: HTTP {} {}: {}",
+            status.code,
+            status.reason,
+            status.message
+        ),
+        other => anyhow::Error::new(other).context(what),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn apiserver_url_env_values_may_be_quoted() {
+        let env = "KUBERNETES_SERVICE_HOST='api-int.example.com'\nKUBERNETES_SERVICE_PORT='6443'\n";
+        assert_eq!(
+            apiserver_url(env).as_deref(),
+            Some("https://api-int.example.com:6443")
+        );
+        let env = "KUBERNETES_SERVICE_HOST=\"h\"\nKUBERNETES_SERVICE_PORT=443";
+        assert_eq!(apiserver_url(env).as_deref(), Some("https://h:443"));
+    }
+
+    #[test]
+    fn ipv6_hosts_get_brackets() {
+        let env = "KUBERNETES_SERVICE_HOST='fd00::1'\nKUBERNETES_SERVICE_PORT='6443'\n";
+        assert_eq!(
+            apiserver_url(env).as_deref(),
+            Some("https://[fd00::1]:6443")
+        );
+    }
+
+    #[test]
+    fn missing_host_or_port_means_no_url() {
+        assert_eq!(apiserver_url("KUBERNETES_SERVICE_HOST='h'\n"), None);
+        assert_eq!(apiserver_url("KUBERNETES_SERVICE_PORT='1'\n"), None);
+        assert_eq!(apiserver_url(""), None);
+    }
+
+    #[test]
+    fn pem_without_certificates_is_refused() {
+        assert!(certificates(b"not pem").is_err());
+        assert!(
+            certificates(b"-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n")
+                .is_err()
+        );
+    }
+}

@@ -1,0 +1,77 @@
+//! crio-credential-provider: a kubelet image credential provider that writes the pod namespace's
+//! pull secrets for registry mirrors into the auth file CRI-O reads for that one pull.
+
+mod authfile;
+mod cli;
+mod kube;
+mod kubelet;
+mod logging;
+mod mirrors;
+mod provider;
+mod registries;
+mod secrets;
+mod version;
+
+use std::io::Write;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let command = match cli::parse(std::env::args().skip(1)) {
+        Ok(command) => command,
+        Err(e) => {
+            eprintln!("crio-credential-provider: {e:#}");
+            return ExitCode::from(2);
+        }
+    };
+    match command {
+        cli::Command::Help => {
+            print!(
+                "{}",
+                cli::USAGE.replace("{registries_conf}", cli::DEFAULT_REGISTRIES_CONF)
+            );
+            ExitCode::SUCCESS
+        }
+        cli::Command::Version => {
+            println!("crio-credential-provider {}", version::VERSION);
+            ExitCode::SUCCESS
+        }
+        cli::Command::VersionJson => {
+            println!("{}", version::json());
+            ExitCode::SUCCESS
+        }
+        cli::Command::Mirrors {
+            sources,
+            explain,
+            images,
+        } => {
+            let mut out = std::io::stdout().lock();
+            match mirrors::run(&sources, explain, &images, &mut out) {
+                Ok(true) => ExitCode::SUCCESS,
+                Ok(false) => ExitCode::FAILURE,
+                Err(e) => {
+                    eprintln!("crio-credential-provider: {e:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        cli::Command::Provide(settings) => {
+            logging::init(settings.log_level);
+            match provider::run(&settings, std::io::stdin().lock()) {
+                Ok(response) => {
+                    let mut out = std::io::stdout().lock();
+                    match writeln!(out, "{response}").and_then(|()| out.flush()) {
+                        Ok(()) => ExitCode::SUCCESS,
+                        Err(e) => {
+                            tracing::error!("writing the response to stdout: {e}");
+                            ExitCode::FAILURE
+                        }
+                    }
+                }
+                Err(e) => {
+                    tracing::error!("{e:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+    }
+}

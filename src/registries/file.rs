@@ -1,0 +1,436 @@
+//! Parsing and validating one registries.conf file, as containers/image's `loadConfigFile` and
+//! `postProcessRegistries` do. Pure: text in, entries or the reason it is invalid out.
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde::Deserialize;
+
+use super::reference;
+
+/// One `[[registry]]` entry after validation and normalisation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Registry {
+    /// What image names are matched against; defaults to `location`. May be `*.example.com`.
+    pub prefix: String,
+    /// Where the source is pulled from; empty only for a wildcard prefix.
+    pub location: String,
+    /// `[[registry.mirror]]` locations, in file order.
+    pub mirrors: Vec<String>,
+    pub blocked: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "kebab-case")]
+struct RawFile {
+    #[serde(default)]
+    registry: Vec<RawRegistry>,
+    #[serde(default)]
+    unqualified_search_registries: Vec<String>,
+    // The next two only have their type checked: they have no bearing on mirrors.
+    #[serde(default, rename = "credential-helpers")]
+    _credential_helpers: Vec<String>,
+    #[serde(default, rename = "additional-layer-store-auth-helper")]
+    _additional_layer_store_auth_helper: String,
+    #[serde(default)]
+    short_name_mode: String,
+    #[serde(default)]
+    aliases: BTreeMap<String, String>,
+    /// The V1 syntax: `[registries.search]`, `[registries.insecure]`, `[registries.block]`.
+    #[serde(default)]
+    registries: RawV1,
+}
+
+#[derive(Deserialize, Default)]
+struct RawV1 {
+    #[serde(default)]
+    search: RawV1List,
+    #[serde(default)]
+    insecure: RawV1List,
+    #[serde(default)]
+    block: RawV1List,
+}
+
+#[derive(Deserialize, Default)]
+struct RawV1List {
+    registries: Option<Vec<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "kebab-case")]
+struct RawRegistry {
+    #[serde(default)]
+    prefix: String,
+    #[serde(default)]
+    location: String,
+    #[serde(default)]
+    insecure: bool,
+    #[serde(default)]
+    blocked: bool,
+    #[serde(default)]
+    mirror_by_digest_only: bool,
+    #[serde(default)]
+    pull_from_mirror: String,
+    #[serde(default)]
+    mirror: Vec<RawMirror>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "kebab-case")]
+struct RawMirror {
+    #[serde(default)]
+    location: String,
+    #[serde(default, rename = "insecure")]
+    _insecure: bool, // only its type is checked
+
+    #[serde(default)]
+    pull_from_mirror: String,
+}
+
+/// Parses and validates one file and returns its registry entries, unique by prefix (the first
+/// entry of a prefix wins) and sorted by prefix. Search registries, short-name mode and aliases are
+/// validated as containers/image does (a mistake there fails the whole configuration for CRI-O
+/// too) but not kept: they have no bearing on mirrors. The error is the reason alone; the caller
+/// adds the path.
+pub fn parse(text: &str, drop_in: bool) -> Result<Vec<Registry>, String> {
+    let raw: RawFile = toml::from_str(text).map_err(|e| toml_error(text, &e))?;
+    let v1 = &raw.registries;
+    if [&v1.search, &v1.insecure, &v1.block]
+        .iter()
+        .any(|list| list.registries.is_some())
+    {
+        return Err(if drop_in {
+            "registry must be in v2 format but is in v1".to_string()
+        } else {
+            "registries.conf must be in v2 format but is in v1".to_string()
+        });
+    }
+    let registries = validate_registries(raw.registry)?;
+    for registry in &raw.unqualified_search_registries {
+        validate_search_registry(registry)?;
+    }
+    if !matches!(
+        raw.short_name_mode.as_str(),
+        "" | "disabled" | "enforcing" | "permissive"
+    ) {
+        return Err(format!(
+            "invalid short-name mode: {:?}",
+            raw.short_name_mode
+        ));
+    }
+    validate_aliases(&raw.aliases)?;
+    Ok(registries)
+}
+
+/// One line: the TOML parser's message and where it applies, without its source excerpt.
+fn toml_error(text: &str, error: &toml::de::Error) -> String {
+    let message = error.message().trim();
+    match error.span() {
+        Some(span) => {
+            let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
+            format!("line {line}: {message}")
+        }
+        None => message.to_string(),
+    }
+}
+
+/// `parseLocation`: trailing slashes dropped, URI schemes refused.
+fn location(input: &str) -> Result<String, String> {
+    let trimmed = input.trim_end_matches('/');
+    if trimmed.starts_with("http://") || trimmed.starts_with("https://") {
+        return Err(format!(
+            "invalid location '{input}': URI schemes are not supported"
+        ));
+    }
+    Ok(trimmed.to_string())
+}
+
+fn validate_search_registry(input: &str) -> Result<(), String> {
+    let registry = location(input)?;
+    if !reference::is_domain(&registry) {
+        return Err(format!(
+            "invalid unqualified-search-registries entry {registry:?}: must be host[:port]"
+        ));
+    }
+    Ok(())
+}
+
+const PULL_FROM_MIRROR_VALUES: [&str; 4] = ["", "all", "digest-only", "tag-only"];
+
+fn validate_registries(raw: Vec<RawRegistry>) -> Result<Vec<Registry>, String> {
+    let mut registries = Vec::with_capacity(raw.len());
+    // insecure/blocked of the first entry per location (or wildcard prefix): all must agree.
+    let mut settings: HashMap<String, (bool, bool)> = HashMap::with_capacity(raw.len());
+    for entry in raw {
+        let location = location(&entry.location)?;
+        let prefix = if entry.prefix.is_empty() {
+            if location.is_empty() {
+                return Err("invalid condition: both location and prefix are unset".to_string());
+            }
+            location.clone()
+        } else {
+            let prefix = self::location(&entry.prefix)?;
+            if !prefix.starts_with("*.") && location.is_empty() {
+                return Err(format!(
+                    "invalid condition: location is unset and prefix {prefix:?} is not in the format *.example.com"
+                ));
+            }
+            prefix
+        };
+        if !entry.pull_from_mirror.is_empty() {
+            return Err(format!(
+                "pull-from-mirror must not be set for a non-mirror registry {prefix:?}"
+            ));
+        }
+        let mut mirrors = Vec::with_capacity(entry.mirror.len());
+        for mirror in entry.mirror {
+            let mirror_location = self::location(&mirror.location)?;
+            if mirror_location.is_empty() {
+                return Err(format!(
+                    "invalid condition: mirror location is unset (registry {prefix:?})"
+                ));
+            }
+            if entry.mirror_by_digest_only && !mirror.pull_from_mirror.is_empty() {
+                return Err(format!(
+                    "cannot set mirror-by-digest-only for the registry {prefix:?} and pull-from-mirror for its mirror {mirror_location:?} at the same time"
+                ));
+            }
+            if !PULL_FROM_MIRROR_VALUES.contains(&mirror.pull_from_mirror.as_str()) {
+                return Err(format!(
+                    "unsupported pull-from-mirror value {:?} for mirror {mirror_location:?}",
+                    mirror.pull_from_mirror
+                ));
+            }
+            mirrors.push(mirror_location);
+        }
+        if prefix.starts_with("*.") && prefix.contains(['/', '@', ':']) {
+            return Err(format!(
+                "wildcarded prefix should be in the format *.example.com, not {prefix:?}"
+            ));
+        }
+        let key = if location.is_empty() {
+            prefix.clone()
+        } else {
+            location.clone()
+        };
+        let first = *settings
+            .entry(key.clone())
+            .or_insert((entry.insecure, entry.blocked));
+        if first.0 != entry.insecure {
+            return Err(format!(
+                "registry '{key}' is defined multiple times with conflicting 'insecure' setting"
+            ));
+        }
+        if first.1 != entry.blocked {
+            return Err(format!(
+                "registry '{key}' is defined multiple times with conflicting 'blocked' setting"
+            ));
+        }
+        registries.push(Registry {
+            prefix,
+            location,
+            mirrors,
+            blocked: entry.blocked,
+        });
+    }
+    // Within a file the first entry of a prefix wins; later ones could never match.
+    registries.sort_by(|a, b| a.prefix.cmp(&b.prefix)); // stable: keeps file order per prefix
+    registries.dedup_by(|later, first| later.prefix == first.prefix);
+    Ok(registries)
+}
+
+/// Short-name aliases: the name must be a short name without tag or digest, the value a
+/// fully-qualified repository (or empty, to reset). All problems are reported at once.
+fn validate_aliases(aliases: &BTreeMap<String, String>) -> Result<(), String> {
+    let mut problems = Vec::new();
+    for (name, value) in aliases {
+        if let Err(problem) = short_name(name) {
+            problems.push(problem);
+        }
+        if !value.is_empty()
+            && let Err(problem) = alias_value(value)
+        {
+            problems.push(problem);
+        }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "validating short-name aliases: {}",
+            problems.join("; ")
+        ))
+    }
+}
+
+fn short_name(name: &str) -> Result<(), String> {
+    let parsed =
+        reference::parse(name).map_err(|e| format!("cannot parse short name {name:?}: {e}"))?;
+    if parsed.digest.is_some() {
+        return Err(format!(
+            "invalid short name {name:?}: must not contain digest"
+        ));
+    }
+    if parsed.tag.is_some() {
+        return Err(format!("invalid short name {name:?}: must not contain tag"));
+    }
+    if parsed.domain.contains(['.', ':']) || parsed.domain == "localhost" {
+        return Err(format!(
+            "invalid short name {name:?}: must not contain registry"
+        ));
+    }
+    Ok(())
+}
+
+fn alias_value(alias: &str) -> Result<(), String> {
+    let parsed = reference::parse(alias).map_err(|e| format!("parsing alias {alias:?}: {e}"))?;
+    if parsed.digest.is_some() {
+        return Err(format!("invalid alias {alias:?}: must not contain digest"));
+    }
+    if parsed.tag.is_some() {
+        return Err(format!("invalid alias {alias:?}: must not contain tag"));
+    }
+    if !parsed.domain.contains(['.', ':']) && parsed.domain != "localhost" {
+        return Err(format!(
+            "invalid alias {alias:?}: must contain registry and repository"
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn registries(text: &str) -> Vec<Registry> {
+        parse(text, false).unwrap()
+    }
+
+    fn error(text: &str) -> String {
+        parse(text, false).unwrap_err()
+    }
+
+    #[test]
+    fn prefix_defaults_to_location_and_trailing_slashes_are_dropped() {
+        let parsed = registries(
+            "[[registry]]\nlocation = \"example.com/ns/\"\n[[registry.mirror]]\nlocation = \"m.io/x/\"\n",
+        );
+        assert_eq!(
+            parsed,
+            vec![Registry {
+                prefix: "example.com/ns".into(),
+                location: "example.com/ns".into(),
+                mirrors: vec!["m.io/x".into()],
+                blocked: false,
+            }]
+        );
+    }
+
+    #[test]
+    fn first_entry_of_a_prefix_wins_and_entries_are_sorted_by_prefix() {
+        let parsed = registries(
+            "[[registry]]\nprefix = \"b.io\"\nlocation = \"first.io\"\n\
+             [[registry]]\nlocation = \"a.io\"\n\
+             [[registry]]\nprefix = \"b.io\"\nlocation = \"second.io\"\n",
+        );
+        let summary: Vec<_> = parsed
+            .iter()
+            .map(|r| (r.prefix.as_str(), r.location.as_str()))
+            .collect();
+        assert_eq!(summary, [("a.io", "a.io"), ("b.io", "first.io")]);
+    }
+
+    #[test]
+    fn v1_tables_are_rejected_even_when_empty() {
+        assert!(error("[registries.search]\nregistries = []\n").contains("v1"));
+        assert!(parse("[registries.search]\n", false).is_ok());
+    }
+
+    #[test]
+    fn schemes_are_rejected_in_locations_and_prefixes() {
+        assert!(error("[[registry]]\nlocation = \"https://a.io\"\n").contains("URI schemes"));
+        assert!(
+            error("[[registry]]\nprefix = \"http://a.io\"\nlocation = \"a.io\"\n")
+                .contains("URI schemes")
+        );
+    }
+
+    #[test]
+    fn wildcard_prefix_may_have_no_location_but_plain_prefix_may_not() {
+        assert_eq!(
+            registries("[[registry]]\nprefix = \"*.a.io\"\n")[0].location,
+            ""
+        );
+        assert!(error("[[registry]]\nprefix = \"a.io\"\n").contains("location is unset"));
+        assert!(error("[[registry]]\ninsecure = true\n").contains("both location and prefix"));
+        assert!(error("[[registry]]\nprefix = \"*.a.io/ns\"\n").contains("wildcarded prefix"));
+    }
+
+    #[test]
+    fn mirror_settings_are_validated() {
+        assert!(
+            error("[[registry]]\nlocation = \"a.io\"\n[[registry.mirror]]\ninsecure = true\n")
+                .contains("mirror location is unset")
+        );
+        assert!(
+            error("[[registry]]\nlocation = \"a.io\"\npull-from-mirror = \"all\"\n")
+                .contains("non-mirror registry")
+        );
+        assert!(error(
+            "[[registry]]\nlocation = \"a.io\"\n[[registry.mirror]]\nlocation = \"m.io\"\npull-from-mirror = \"often\"\n"
+        )
+        .contains("unsupported pull-from-mirror"));
+        assert!(error(
+            "[[registry]]\nlocation = \"a.io\"\nmirror-by-digest-only = true\n[[registry.mirror]]\nlocation = \"m.io\"\npull-from-mirror = \"all\"\n"
+        )
+        .contains("at the same time"));
+    }
+
+    #[test]
+    fn entries_of_one_location_must_agree_on_insecure_and_blocked() {
+        assert!(error(
+            "[[registry]]\nlocation = \"a.io\"\nprefix = \"x.io\"\ninsecure = true\n[[registry]]\nlocation = \"a.io\"\n"
+        )
+        .contains("'insecure'"));
+        assert!(error(
+            "[[registry]]\nlocation = \"a.io\"\nprefix = \"x.io\"\nblocked = true\n[[registry]]\nlocation = \"a.io\"\n"
+        )
+        .contains("'blocked'"));
+    }
+
+    #[test]
+    fn search_registries_must_be_plain_hosts() {
+        assert!(parse("unqualified-search-registries = [\"a.io:5000/\"]\n", false).is_ok());
+        assert!(error("unqualified-search-registries = [\"a.io/ns\"]\n").contains("host[:port]"));
+    }
+
+    #[test]
+    fn short_name_mode_and_aliases_are_validated() {
+        assert!(error("short-name-mode = \"sometimes\"\n").contains("short-name mode"));
+        assert!(
+            parse(
+                "[aliases]\n\"quay/foo\" = \"quay.io/library/foo\"\nempty = \"\"\n",
+                false
+            )
+            .is_ok()
+        );
+        let problems =
+            error("[aliases]\nimage1 = \"quay.io/repo/image:1\"\n\"a.io/x\" = \"a.io/x\"\n");
+        assert!(problems.contains("must not contain tag"), "{problems}");
+        assert!(problems.contains("must not contain registry"), "{problems}");
+    }
+
+    #[test]
+    fn wrong_value_types_name_the_line() {
+        let problem = error("\n[[registry]]\nlocation = 5\n");
+        assert!(problem.starts_with("line 3:"), "{problem}");
+        assert!(!problem.contains('\n'), "{problem}");
+    }
+
+    #[test]
+    fn unknown_keys_are_ignored() {
+        assert_eq!(
+            registries("colour = 1\n[[registry]]\nlocation = \"a.io\"\nshade = 2\n").len(),
+            1
+        );
+    }
+}

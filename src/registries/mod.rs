@@ -1,0 +1,319 @@
+//! registries.conf: which registry entry CRI-O (containers/image `sysregistriesv2`) picks for an
+//! image, and therefore which mirrors it will pull from.
+
+mod file;
+mod reference;
+
+use std::collections::BTreeMap;
+use std::io::ErrorKind;
+use std::path::{Path, PathBuf};
+
+pub use file::Registry;
+
+/// The drop-in directories containers/image reads as root, highest priority first.
+pub fn standard_drop_in_dirs() -> Vec<PathBuf> {
+    let mut dirs = Vec::with_capacity(5);
+    if let Some(home) = std::env::var_os("HOME").filter(|home| !home.is_empty()) {
+        dirs.push(Path::new(&home).join(".config/containers/registries.conf.d"));
+    }
+    dirs.extend(
+        [
+            "/etc/containers/registries.rootful.conf.d",
+            "/etc/containers/registries.conf.d",
+            "/usr/share/containers/registries.rootful.conf.d",
+            "/usr/share/containers/registries.conf.d",
+        ]
+        .map(PathBuf::from),
+    );
+    dirs
+}
+
+/// The merged configuration of a main file and its drop-ins.
+#[derive(Debug)]
+pub struct Registries {
+    /// Unique by prefix, sorted by prefix: the order `FindRegistry` breaks ties in.
+    entries: Vec<Registry>,
+    /// Every file that was read, in load order.
+    pub files: Vec<PathBuf>,
+}
+
+/// Why a configuration could not be loaded: the file and the reason, as one line.
+#[derive(Debug)]
+pub struct LoadError {
+    pub path: PathBuf,
+    pub reason: String,
+}
+
+impl std::fmt::Display for LoadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.path.display(), self.reason)
+    }
+}
+
+impl std::error::Error for LoadError {}
+
+impl Registries {
+    /// Loads `main` (which must exist) and the `*.conf` drop-ins of `drop_in_dirs` (highest priority
+    /// first; a basename in a higher-priority dir hides the same basename in a lower one; the
+    /// survivors load in basename order and later files replace earlier entries of a prefix).
+    pub fn load(main: &Path, drop_in_dirs: &[PathBuf]) -> Result<Self, LoadError> {
+        let mut merged = parse_path(main, false)?;
+        let mut files = vec![main.to_path_buf()];
+        for path in drop_ins(drop_in_dirs)? {
+            let text = match std::fs::read_to_string(&path) {
+                Ok(text) => text,
+                // Removed between listing and reading (or a dangling link): as containers/image.
+                Err(e) if e.kind() == ErrorKind::NotFound => continue,
+                Err(e) => return Err(io_error(&path, &e)),
+            };
+            let drop_in = file::parse(&text, true).map_err(|reason| LoadError {
+                path: path.clone(),
+                reason,
+            })?;
+            merged = merge(merged, drop_in);
+            files.push(path);
+        }
+        Ok(Registries {
+            entries: merged,
+            files,
+        })
+    }
+
+    /// `FindRegistry`: the entry with the longest matching prefix; the first in prefix order on a tie.
+    pub fn find(&self, image: &str) -> Option<&Registry> {
+        let mut best: Option<&Registry> = None;
+        for entry in &self.entries {
+            if matched_len(image, &entry.prefix).is_some()
+                && best.is_none_or(|b| entry.prefix.len() > b.prefix.len())
+            {
+                best = Some(entry);
+            }
+        }
+        best
+    }
+
+    /// Every entry whose prefix matches `image`, for explaining a decision.
+    pub fn candidates<'a>(&'a self, image: &'a str) -> impl Iterator<Item = &'a Registry> + 'a {
+        self.entries
+            .iter()
+            .filter(move |entry| matched_len(image, &entry.prefix).is_some())
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+}
+
+impl Registry {
+    /// The references CRI-O may pull `image` from through this entry, mirrors first (rewritten as
+    /// containers/image rewrites them), then the source location, then `image` itself.
+    pub fn pull_references(&self, image: &str) -> Vec<String> {
+        let Some(matched) = matched_len(image, &self.prefix) else {
+            return vec![image.to_string()];
+        };
+        let rest = &image[matched..];
+        let mut references: Vec<String> = self
+            .mirrors
+            .iter()
+            .map(|mirror| format!("{mirror}{rest}"))
+            .collect();
+        if !self.location.is_empty() {
+            references.push(format!("{}{rest}", self.location));
+        }
+        references.push(image.to_string());
+        let mut seen = std::collections::HashSet::new();
+        references.retain(|reference| seen.insert(reference.clone()));
+        references
+    }
+}
+
+/// `refMatchingPrefix`: how much of `image` the prefix matched, if it matched.
+fn matched_len(image: &str, prefix: &str) -> Option<usize> {
+    if let Some(domain) = prefix.strip_prefix('*') {
+        // `*.example.com`: the first occurrence of `.example.com`, inside the host part.
+        let index = image.find(domain)?;
+        if image[..index].contains('/') {
+            return None;
+        }
+        let end = index + domain.len();
+        return at_boundary(image, end).then_some(end);
+    }
+    (image.starts_with(prefix) && at_boundary(image, prefix.len())).then_some(prefix.len())
+}
+
+fn at_boundary(image: &str, index: usize) -> bool {
+    matches!(image.as_bytes().get(index), None | Some(b':' | b'/' | b'@'))
+}
+
+fn io_error(path: &Path, error: &std::io::Error) -> LoadError {
+    LoadError {
+        path: path.to_path_buf(),
+        reason: error.to_string(),
+    }
+}
+
+fn parse_path(path: &Path, drop_in: bool) -> Result<Vec<Registry>, LoadError> {
+    let text = std::fs::read_to_string(path).map_err(|e| io_error(path, &e))?;
+    file::parse(&text, drop_in).map_err(|reason| LoadError {
+        path: path.to_path_buf(),
+        reason,
+    })
+}
+
+/// The drop-in files to load, in load order.
+fn drop_ins(dirs: &[PathBuf]) -> Result<Vec<PathBuf>, LoadError> {
+    let mut by_basename: BTreeMap<std::ffi::OsString, PathBuf> = BTreeMap::new();
+    for dir in dirs {
+        let entries = match std::fs::read_dir(dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == ErrorKind::NotFound => continue,
+            Err(e) => return Err(io_error(dir, &e)),
+        };
+        for entry in entries {
+            let entry = entry.map_err(|e| io_error(dir, &e))?;
+            let name = entry.file_name();
+            if !name.as_encoded_bytes().ends_with(b".conf") {
+                continue;
+            }
+            // Like filepath.WalkDir: sub-directories are skipped, links are taken as files.
+            let is_dir = entry
+                .file_type()
+                .map_err(|e| io_error(&entry.path(), &e))?
+                .is_dir();
+            if !is_dir {
+                by_basename.entry(name).or_insert_with(|| entry.path());
+            }
+        }
+    }
+    Ok(by_basename.into_values().collect())
+}
+
+/// `updateWithConfigurationFrom`: entries merge by prefix, the later file's entry replacing the
+/// earlier one whole; the result stays sorted by prefix.
+fn merge(base: Vec<Registry>, update: Vec<Registry>) -> Vec<Registry> {
+    let mut by_prefix: BTreeMap<String, Registry> = base
+        .into_iter()
+        .map(|entry| (entry.prefix.clone(), entry))
+        .collect();
+    for entry in update {
+        by_prefix.insert(entry.prefix.clone(), entry);
+    }
+    by_prefix.into_values().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(prefix: &str, location: &str, mirrors: &[&str]) -> Registry {
+        Registry {
+            prefix: prefix.into(),
+            location: location.into(),
+            mirrors: mirrors.iter().map(|m| m.to_string()).collect(),
+            blocked: false,
+        }
+    }
+
+    fn registries(mut entries: Vec<Registry>) -> Registries {
+        entries.sort_by(|a, b| a.prefix.cmp(&b.prefix));
+        Registries {
+            entries,
+            files: vec![],
+        }
+    }
+
+    #[test]
+    fn exact_prefix_matches_only_on_a_boundary() {
+        assert_eq!(matched_len("docker.io/library/nginx", "docker.io"), Some(9));
+        assert_eq!(matched_len("docker.io", "docker.io"), Some(9));
+        assert_eq!(matched_len("docker.io:443/x", "docker.io"), Some(9));
+        assert_eq!(matched_len("docker.io@sha256:x", "docker.io"), Some(9));
+        assert_eq!(matched_len("docker.iox/nginx", "docker.io"), None);
+        assert_eq!(matched_len("docker.i", "docker.io"), None);
+    }
+
+    #[test]
+    fn wildcard_prefix_matches_any_depth_of_subdomains_in_the_host_only() {
+        assert_eq!(matched_len("a.example.com/img", "*.example.com"), Some(13));
+        assert_eq!(
+            matched_len("a.b.example.com/img", "*.example.com"),
+            Some(15)
+        );
+        assert_eq!(matched_len("example.com/img", "*.example.com"), None);
+        assert_eq!(matched_len("a.io/x.example.com/img", "*.example.com"), None);
+        assert_eq!(matched_len("a.example.comx/img", "*.example.com"), None);
+    }
+
+    #[test]
+    fn longest_prefix_wins_and_wildcards_count_their_star() {
+        let config = registries(vec![
+            entry("docker.io", "docker.io", &["m1.io"]),
+            entry("docker.io/library", "docker.io/library", &["m2.io/lib"]),
+            entry("*.docker.io", "", &["m3.io"]),
+        ]);
+        assert_eq!(
+            config.find("docker.io/library/nginx").unwrap().prefix,
+            "docker.io/library"
+        );
+        assert_eq!(
+            config.find("docker.io/other/x").unwrap().prefix,
+            "docker.io"
+        );
+        assert_eq!(config.find("a.docker.io/x").unwrap().prefix, "*.docker.io");
+        assert!(config.find("quay.io/x").is_none());
+    }
+
+    #[test]
+    fn equal_length_prefixes_tie_to_the_first_in_prefix_order() {
+        let config = registries(vec![
+            entry("*.b.example.com", "", &["wild.io"]),
+            entry("a.b.example.com", "a.b.example.com", &["exact.io"]),
+        ]);
+        assert_eq!(
+            config.find("a.b.example.com/x").unwrap().prefix,
+            "*.b.example.com"
+        );
+    }
+
+    #[test]
+    fn pull_references_rewrite_the_rest_of_the_image_onto_each_mirror() {
+        let registry = entry(
+            "docker.io/library",
+            "docker.io/library",
+            &["m.io/team-a", "n.io"],
+        );
+        assert_eq!(
+            registry.pull_references("docker.io/library/nginx"),
+            ["m.io/team-a/nginx", "n.io/nginx", "docker.io/library/nginx"]
+        );
+        let moved = entry("example.com/foo", "internal.com/bar", &[]);
+        assert_eq!(
+            moved.pull_references("example.com/foo/img"),
+            ["internal.com/bar/img", "example.com/foo/img"]
+        );
+        let wildcard = entry("*.example.com", "", &["m.io"]);
+        assert_eq!(
+            wildcard.pull_references("a.example.com/img"),
+            ["m.io/img", "a.example.com/img"]
+        );
+    }
+
+    #[test]
+    fn later_drop_in_replaces_an_entry_whole() {
+        let base = file::parse(
+            "[[registry]]\nlocation = \"a.io\"\n[[registry.mirror]]\nlocation = \"old.io\"\n",
+            false,
+        )
+        .unwrap();
+        let update =
+            file::parse("[[registry]]\nlocation = \"a.io\"\nblocked = true\n", true).unwrap();
+        let merged = merge(base, update);
+        assert_eq!(
+            merged,
+            vec![Registry {
+                blocked: true,
+                ..entry("a.io", "a.io", &[])
+            }]
+        );
+    }
+}

@@ -1,0 +1,82 @@
+//! containers/image's own registries.conf fixtures and the answers containers/image v5.40 gives
+//! for 823 (config, drop-ins, image) cases, checked against the built binary's `mirrors` command.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+
+fn data_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("test/data/registries")
+}
+
+#[test]
+fn every_reference_case_gets_the_reference_answer() {
+    let cases: Vec<Value> = std::fs::read_to_string(data_dir().join("cases.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert_eq!(cases.len(), 823);
+    let mut groups: BTreeMap<(String, Option<String>), Vec<&Value>> = BTreeMap::new();
+    for case in &cases {
+        let config = case["config"].as_str().unwrap().to_string();
+        let dropins = case["dropins"].as_str().map(str::to_string);
+        groups.entry((config, dropins)).or_default().push(case);
+    }
+    let fixtures = data_dir().join("fixtures");
+    let mut disagreements = Vec::new();
+    for ((config, dropins), cases) in &groups {
+        // A drop-in directory that does not exist stands for "no drop-ins".
+        let dropin_dir = fixtures.join(dropins.as_deref().unwrap_or("no-such-directory"));
+        let output = Command::new(env!("CARGO_BIN_EXE_crio-credential-provider"))
+            .arg("mirrors")
+            .arg("--registries-conf")
+            .arg(fixtures.join(config))
+            .arg("--registries-conf-dir")
+            .arg(&dropin_dir)
+            .args(cases.iter().map(|c| c["image"].as_str().unwrap()))
+            .output()
+            .unwrap();
+        let answers: Vec<Value> = String::from_utf8(output.stdout)
+            .unwrap()
+            .lines()
+            .map(|line| serde_json::from_str(line).unwrap())
+            .collect();
+        assert_eq!(
+            answers.len(),
+            cases.len(),
+            "{config} with {dropins:?}: one line per image"
+        );
+        let expect_error = cases[0].get("error").is_some();
+        assert_eq!(
+            output.status.success(),
+            !expect_error,
+            "{config} with {dropins:?}: exit status {:?}",
+            output.status
+        );
+        for (case, answer) in cases.iter().zip(&answers) {
+            let agrees = if expect_error {
+                answer.get("error").is_some()
+            } else {
+                ["image", "prefix", "location", "mirrors"]
+                    .iter()
+                    .all(|field| case.get(field) == answer.get(field))
+                    && answer.get("error").is_none()
+            };
+            if !agrees {
+                disagreements.push(format!(
+                    "{config} + {dropins:?}: expected {case}, got {answer}"
+                ));
+            }
+        }
+    }
+    assert!(
+        disagreements.is_empty(),
+        "{} of {} cases disagree with containers/image:\n{}",
+        disagreements.len(),
+        cases.len(),
+        disagreements.join("\n")
+    );
+}

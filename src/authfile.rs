@@ -18,6 +18,7 @@ use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
 use crate::secrets::Chosen;
+use crate::selinux;
 
 /// `<namespace>-<sha256hex(image)>.json`, the name CRI-O looks for before a pull in `namespace`.
 pub fn auth_file_name(namespace: &str, image: &str) -> String {
@@ -132,12 +133,10 @@ impl AuthDir {
     /// Writes `content` to `name` atomically: an exclusive temp file in the same directory, mode
     /// 0600 whatever the umask, checked with fstat, synced, renamed over `name`, directory synced.
     /// A failure or a kill leaves at most a temp file, which a later run removes.
-    pub fn write(
-        &self,
-        name: &str,
-        content: &[u8],
-        label: Option<&dyn Fn(&File) -> Result<()>>,
-    ) -> Result<()> {
+    ///
+    /// With `context`, the temp file gets that SELinux context before any credential is written to
+    /// it, and the write is refused if the context does not stick.
+    pub fn write(&self, name: &str, content: &[u8], context: Option<&str>) -> Result<()> {
         let temp_name = format!(
             "{TEMP_PREFIX}{}-{}{TEMP_SUFFIX}",
             std::process::id(),
@@ -153,7 +152,7 @@ impl AuthDir {
             Mode::S_IRUSR | Mode::S_IWUSR,
         )
         .with_context(|| format!("creating a temp file in {}", self.path.display()))?;
-        let result = self.fill_and_rename(File::from(fd), &temp_name, name, content, label);
+        let result = self.fill_and_rename(File::from(fd), &temp_name, name, content, context);
         if result.is_err() {
             let _ = unlinkat(&self.fd, temp_name.as_str(), UnlinkatFlags::NoRemoveDir);
         }
@@ -166,13 +165,22 @@ impl AuthDir {
         temp_name: &str,
         name: &str,
         content: &[u8],
-        label: Option<&dyn Fn(&File) -> Result<()>>,
+        context: Option<&str>,
     ) -> Result<()> {
         let temp_path = self.path.join(temp_name);
         fchmod(file.as_fd(), Mode::S_IRUSR | Mode::S_IWUSR)
             .with_context(|| format!("setting mode 0600 on {}", temp_path.display()))?;
-        if let Some(label) = label {
-            label(&file)?;
+        if let Some(expected) = context {
+            let set = selinux::set(file.as_fd(), expected);
+            let actual = selinux::get(file.as_fd()).ok().flatten();
+            if actual.as_deref() != Some(expected) {
+                let reason = set.err().map(|e| format!(" ({e})")).unwrap_or_default();
+                bail!(
+                    "the SELinux context of {} is {}, not {expected} as CRI-O needs it{reason}",
+                    temp_path.display(),
+                    actual.as_deref().unwrap_or("unset")
+                );
+            }
         }
         file.write_all(content)
             .with_context(|| format!("writing {}", temp_path.display()))?;
@@ -184,6 +192,33 @@ impl AuthDir {
             .with_context(|| format!("renaming {} to {name}", temp_path.display()))?;
         fsync(&self.fd).with_context(|| format!("syncing {}", self.path.display()))?;
         Ok(())
+    }
+
+    /// The SELinux context auth files must get: `configured`, else the directory's own. `None` when
+    /// SELinux is disabled.
+    pub fn expected_context(
+        &self,
+        selinuxfs: &Path,
+        configured: Option<&str>,
+    ) -> Result<Option<String>> {
+        if !selinux::enabled(selinuxfs) {
+            tracing::debug!(
+                "SELinux is disabled ({} is not mounted), not labelling auth files",
+                selinuxfs.display()
+            );
+            return Ok(None);
+        }
+        if let Some(context) = configured {
+            return Ok(Some(context.to_string()));
+        }
+        let own = selinux::get(self.fd.as_fd())
+            .with_context(|| format!("reading the SELinux context of {}", self.path.display()))?;
+        own.map(Some).with_context(|| {
+            format!(
+                "auth directory {} has no SELinux context to give its files; pass --selinux-context",
+                self.path.display()
+            )
+        })
     }
 
     /// Removes what nobody will consume: temp files older than two minutes (ours and the Go

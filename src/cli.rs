@@ -32,13 +32,14 @@ Flags:
   --cache-duration DURATION     cacheDuration of the response (default: 0s)
   --stale-after DURATION        remove unconsumed auth files older than this (default: 10m)
   --selinux-context CONTEXT     SELinux context for auth files (default: the auth dir's own)
+  --selinuxfs DIR               where SELinux's filesystem is mounted (default: /sys/fs/selinux)
   --log-level LEVEL             error, warn, info or debug (default: info)
 ";
 
 #[derive(Debug)]
 pub enum Command {
     /// Kubelet mode: answer the request on stdin.
-    Provide(Settings),
+    Provide(Box<Settings>),
     Mirrors {
         sources: RegistrySources,
         explain: bool,
@@ -66,6 +67,8 @@ pub struct Settings {
     pub cache_duration: String,
     pub stale_after: Duration,
     pub selinux_context: Option<String>,
+    /// Where the SELinux filesystem is mounted when SELinux is enabled.
+    pub selinuxfs: PathBuf,
     pub log_level: tracing::Level,
 }
 
@@ -104,6 +107,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command> {
         cache_duration: "0s".to_string(),
         stale_after: Duration::from_secs(600),
         selinux_context: None,
+        selinuxfs: PathBuf::from("/sys/fs/selinux"),
         log_level: tracing::Level::INFO,
     };
     let mut explain = false;
@@ -149,6 +153,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command> {
             }
             "--stale-after" => settings.stale_after = duration_flag(&value()?, &flag)?,
             "--selinux-context" => settings.selinux_context = Some(value()?),
+            "--selinuxfs" => settings.selinuxfs = value()?.into(),
             "--log-level" => settings.log_level = log_level(&value()?)?,
             "--version" => version = Some(Command::Version),
             "--version-json" => version = Some(Command::VersionJson),
@@ -174,7 +179,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command> {
         "--api-timeout must be more than 0s and less than kubelet's 1m deadline"
     );
     settings.sources = sources;
-    Ok(Command::Provide(settings))
+    Ok(Command::Provide(Box::new(settings)))
 }
 
 fn bool_flag(inline: Option<&str>, flag: &str) -> Result<bool> {

@@ -37,7 +37,15 @@ struct KubeconfigCluster {
 }
 
 pub fn endpoint(settings: &ApiSettings) -> Result<Endpoint> {
+    let env_url = match &settings.server {
+        Some(_) => None,
+        None => read_apiserver_url_env(&settings.kube_config_dir.join("apiserver-url.env"))?,
+    };
+    let needs_ca = !settings.insecure_skip_tls_verify && settings.ca_file.is_none();
+    let needs_server = settings.server.is_none() && env_url.is_none();
+    // Only read (and so only depend on) the kubeconfig for what the flags do not give.
     let kubeconfig = match &settings.kubeconfig {
+        _ if !needs_ca && !needs_server => None,
         Some(path) => Some(read_kubeconfig(path)?),
         None => NODE_KUBECONFIGS
             .iter()
@@ -46,17 +54,12 @@ pub fn endpoint(settings: &ApiSettings) -> Result<Endpoint> {
             .map(read_kubeconfig)
             .transpose()?,
     };
-    let env_file = settings.kube_config_dir.join("apiserver-url.env");
-    let url = match &settings.server {
-        Some(server) => server.clone(),
-        None => match read_apiserver_url_env(&env_file)? {
-            Some(url) => url,
-            None => kubeconfig
-                .as_ref()
-                .and_then(|k| k.server.clone())
-                .unwrap_or_else(|| FALLBACK_SERVER.to_string()),
-        },
-    };
+    let url = settings
+        .server
+        .clone()
+        .or(env_url)
+        .or_else(|| kubeconfig.as_ref().and_then(|k| k.server.clone()))
+        .unwrap_or_else(|| FALLBACK_SERVER.to_string());
     if settings.insecure_skip_tls_verify {
         return Ok(Endpoint { url, roots: None });
     }

@@ -1,8 +1,8 @@
 //! Logging to stderr (which kubelet shows when a run fails) and to journald (where operators look),
 //! with structured fields such as `IMAGE`, `NAMESPACE` and `AUTH_FILE`.
 
-use tracing::level_filters::LevelFilter;
 use tracing_journald::{Priority, PriorityMappings};
+use tracing_subscriber::filter::Targets;
 use tracing_subscriber::prelude::*;
 
 pub const SYSLOG_IDENTIFIER: &str = "crio-credential-provider";
@@ -28,8 +28,9 @@ pub fn init(level: tracing::Level) {
             })
     });
     let journald_absent = journald.is_none();
+    // Only our own events: the libraries' (kube, hyper) would repeat our errors in their words.
     tracing_subscriber::registry()
-        .with(LevelFilter::from_level(level))
+        .with(Targets::new().with_target(env!("CARGO_CRATE_NAME"), level))
         .with(stderr)
         .with(journald)
         .init();

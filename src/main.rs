@@ -10,6 +10,7 @@ mod mirrors;
 mod provider;
 mod registries;
 mod secrets;
+mod selinux;
 mod version;
 
 use std::io::Write;
@@ -55,6 +56,7 @@ fn main() -> ExitCode {
             }
         }
         cli::Command::Provide(settings) => {
+            let settings = *settings;
             logging::init(settings.log_level);
             match provider::run(&settings, std::io::stdin().lock()) {
                 Ok(response) => {

@@ -125,10 +125,12 @@ pub fn run(settings: &Settings, input: impl Read) -> Result<String> {
         None
     });
     let (document, entries) = authfile::merge(global, &chosen);
-    let content = serde_json::to_vec_pretty(&document).context("encoding the auth file")?;
+    let mut content = serde_json::to_vec_pretty(&document).context("encoding the auth file")?;
+    content.push(b'\n');
     let dir = AuthDir::open(&settings.auth_dir)?;
     let name = authfile::auth_file_name(&namespace, image);
-    dir.write(&name, &content, None)?;
+    let context = dir.expected_context(&settings.selinuxfs, settings.selinux_context.as_deref())?;
+    dir.write(&name, &content, context.as_deref())?;
     let auth_file = settings.auth_dir.join(&name);
     info!(
         image, namespace, mirrors, auth_file = %auth_file.display(),

@@ -1,1 +1,489 @@
+//! The built binary in kubelet mode, against the stand-in API server: what it writes, what it
+//! answers, and how it fails.
 
+mod support;
+
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use support::*;
+
+const IMAGE: &str = "docker.io/library/nginx";
+
+fn response(run: &Run) -> Value {
+    serde_json::from_str(run.stdout.trim()).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not a response ({e}): {:?}\nstderr: {}",
+            run.stdout, run.stderr
+        )
+    })
+}
+
+fn assert_success(run: &Run) {
+    assert!(
+        run.status.success(),
+        "expected success, got {:?}\nstderr: {}",
+        run.status,
+        run.stderr
+    );
+    assert_eq!(
+        response(run),
+        json!({"kind": "CredentialProviderResponse", "apiVersion": "credentialprovider.kubelet.k8s.io/v1",
+               "cacheKeyType": "Registry", "cacheDuration": "0s"})
+    );
+}
+
+/// A failed run: non-zero exit, nothing on stdout, one error line on stderr containing `needle`.
+fn assert_failure(run: &Run, needle: &str) {
+    assert!(
+        !run.status.success(),
+        "expected failure, got success\nstderr: {}",
+        run.stderr
+    );
+    assert_eq!(run.stdout, "", "a failed run prints no response");
+    let errors: Vec<&str> = run.stderr.lines().filter(|l| l.contains("ERROR")).collect();
+    assert_eq!(errors.len(), 1, "one error line expected:\n{}", run.stderr);
+    assert!(
+        errors[0].contains(needle),
+        "error should mention {needle:?}: {}",
+        errors[0]
+    );
+}
+
+fn node_with_mirror_secret() -> Node {
+    let node = Node::new();
+    node.api.add_pull_secret(
+        "team-a",
+        "mirror-pull",
+        &docker_config_json(&[(MIRROR, "alice", "s3cret-pw")]),
+    );
+    node
+}
+
+#[test]
+fn writes_the_namespace_credentials_for_the_mirror() {
+    let node = node_with_mirror_secret();
+    let run = node.run(&request(IMAGE, "team-a"), &[]);
+    assert_success(&run);
+    let file = node.auth_file("team-a", IMAGE).expect("auth file written");
+    assert_eq!(
+        file,
+        json!({"auths": {format!("{MIRROR}/library/nginx"): {"auth": basic_auth("alice", "s3cret-pw")}}})
+    );
+    let path = node.auth_dir().join(auth_file_name("team-a", IMAGE));
+    assert_eq!(mode(&path), 0o600);
+    assert!(
+        run.stderr.contains(&format!(
+            "Wrote auth file to {} with 1 number of entries",
+            path.display()
+        )),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        node.auth_dir_entries(),
+        [auth_file_name("team-a", IMAGE)],
+        "no temp file is left"
+    );
+}
+
+#[test]
+fn lists_both_pull_secret_types_with_a_field_selector() {
+    let node = node_with_mirror_secret();
+    assert_success(&node.run(&request(IMAGE, "team-a"), &[]));
+    let mut selectors: Vec<String> = node
+        .api
+        .requests()
+        .into_iter()
+        .map(|r| r.field_selector.unwrap_or_default())
+        .collect();
+    selectors.sort();
+    assert_eq!(
+        selectors,
+        [
+            "type=kubernetes.io/dockercfg",
+            "type=kubernetes.io/dockerconfigjson"
+        ]
+    );
+    assert!(
+        node.api
+            .requests()
+            .iter()
+            .all(|r| r.path == "/api/v1/namespaces/team-a/secrets" && r.status == 200)
+    );
+}
+
+#[test]
+fn secrets_of_other_types_are_not_used() {
+    let node = Node::new();
+    let config = docker_config_json(&[(MIRROR, "opaque", "pw")]);
+    node.api.add_secret(
+        "team-a",
+        "not-a-pull-secret",
+        "Opaque",
+        ".dockerconfigjson",
+        &config,
+    );
+    assert_success(&node.run(&request(IMAGE, "team-a"), &[]));
+    assert_eq!(node.auth_file("team-a", IMAGE), None);
+}
+
+#[test]
+fn missing_registries_conf_answers_without_doing_anything() {
+    let node = node_with_mirror_secret();
+    std::fs::remove_file(node.path("registries.conf")).unwrap();
+    let run = node.run(&request(IMAGE, "team-a"), &[]);
+    assert_success(&run);
+    assert!(run.stderr.contains("does not exist"), "{}", run.stderr);
+    assert!(node.api.requests().is_empty());
+    assert!(node.auth_dir_entries().is_empty());
+}
+
+#[test]
+fn pod_without_service_account_token_gets_no_file() {
+    let node = node_with_mirror_secret();
+    let run = node.run(&json!({"image": IMAGE}).to_string(), &[]);
+    assert_success(&run);
+    assert!(
+        run.stderr.contains("No service account token"),
+        "{}",
+        run.stderr
+    );
+    assert!(node.api.requests().is_empty());
+    assert!(node.auth_dir_entries().is_empty());
+}
+
+#[test]
+fn image_without_mirrors_makes_no_api_call() {
+    let node = node_with_mirror_secret();
+    let run = node.run(&request("quay.io/team/app", "team-a"), &[]);
+    assert_success(&run);
+    assert!(
+        run.stderr
+            .contains("No mirrors found for image quay.io/team/app"),
+        "{}",
+        run.stderr
+    );
+    assert!(node.api.requests().is_empty());
+    assert!(node.auth_dir_entries().is_empty());
+}
+
+#[test]
+fn no_matching_secret_writes_no_file() {
+    let node = Node::new();
+    node.api.add_pull_secret(
+        "team-a",
+        "other",
+        &docker_config_json(&[("quay.io", "u", "p")]),
+    );
+    let run = node.run(&request(IMAGE, "team-a"), &[]);
+    assert_success(&run);
+    assert!(
+        run.stderr
+            .contains("No pull secret in namespace team-a matches"),
+        "{}",
+        run.stderr
+    );
+    assert!(node.auth_dir_entries().is_empty());
+}
+
+#[test]
+fn global_pull_secret_is_merged_and_namespace_entries_win() {
+    let node = node_with_mirror_secret();
+    let mirror_key = format!("{MIRROR}/library/nginx");
+    let global = json!({"auths": {
+        "registry.example.com": {"auth": basic_auth("global", "g")},
+        mirror_key.clone(): {"auth": basic_auth("global", "loses")},
+    }});
+    std::fs::write(node.path("config.json"), global.to_string()).unwrap();
+    let run = node.run(&request(IMAGE, "team-a"), &[]);
+    assert_success(&run);
+    assert_eq!(
+        node.auth_file("team-a", IMAGE).unwrap(),
+        json!({"auths": {
+            "registry.example.com": {"auth": basic_auth("global", "g")},
+            mirror_key: {"auth": basic_auth("alice", "s3cret-pw")},
+        }})
+    );
+    assert!(
+        run.stderr.contains("with 2 number of entries"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn cache_duration_is_zero_unless_configured() {
+    let node = node_with_mirror_secret();
+    let run = node.run(&request(IMAGE, "team-a"), &["--cache-duration", "5m"]);
+    assert!(run.status.success(), "{}", run.stderr);
+    assert_eq!(response(&run)["cacheDuration"], "5m");
+}
+
+#[test]
+fn unknown_token_is_reported_with_the_servers_401() {
+    let node = node_with_mirror_secret();
+    // The server knows team-a's token only.
+    let run = node.run(&request(IMAGE, "team-b"), &[]);
+    assert_failure(&run, "HTTP 401");
+    assert!(run.stderr.contains(&node.api.url), "{}", run.stderr);
+    assert!(node.auth_dir_entries().is_empty());
+}
+
+#[test]
+fn api_errors_name_the_status_and_url() {
+    for code in [403, 404, 500] {
+        let node = node_with_mirror_secret();
+        node.api.force_status(code);
+        let run = node.run(&request(IMAGE, "team-a"), &[]);
+        assert_failure(&run, &format!("HTTP {code}"));
+        assert!(
+            run.stderr.contains("listing secrets in namespace team-a"),
+            "{}",
+            run.stderr
+        );
+        assert!(
+            node.auth_dir_entries().is_empty(),
+            "no file after HTTP {code}"
+        );
+    }
+}
+
+#[test]
+fn token_of_another_namespace_is_forbidden_by_the_server() {
+    let node = node_with_mirror_secret();
+    // A token whose claim says team-a, but which the server knows as team-b's.
+    node.api
+        .allow_token(&service_account_token("team-a"), "team-b");
+    let run = node.run(&request(IMAGE, "team-a"), &[]);
+    assert_failure(&run, "HTTP 403");
+}
+
+#[test]
+fn slow_server_hits_the_timeout() {
+    let node = node_with_mirror_secret();
+    node.api.delay(Duration::from_secs(10));
+    let started = Instant::now();
+    let run = node.run(&request(IMAGE, "team-a"), &["--api-timeout", "1s"]);
+    assert_failure(&run, "listing secrets in namespace team-a");
+    assert!(
+        started.elapsed() < Duration::from_secs(8),
+        "the deadline was not kept"
+    );
+    assert!(node.auth_dir_entries().is_empty());
+}
+
+#[test]
+fn server_with_a_certificate_from_another_ca_is_refused() {
+    let node = node_with_mirror_secret();
+    let other = FakeApiServer::start();
+    std::fs::write(node.path("other-ca.crt"), &other.ca_pem).unwrap();
+    let other_ca = node.path("other-ca.crt").display().to_string();
+    let run = node.run(&request(IMAGE, "team-a"), &["--ca-file", &other_ca]);
+    assert_failure(&run, "listing secrets in namespace team-a");
+    assert!(
+        node.api.requests().is_empty(),
+        "no request may reach an unverified server"
+    );
+    assert!(node.auth_dir_entries().is_empty());
+}
+
+#[test]
+fn insecure_flag_skips_verification_with_a_warning() {
+    let node = node_with_mirror_secret();
+    let mut args = node.local_args();
+    args.extend([
+        "--api-server".into(),
+        node.api.url.clone(),
+        "--insecure-skip-tls-verify".into(),
+    ]);
+    let run = run_binary(&args, &request(IMAGE, "team-a"));
+    assert_success(&run);
+    assert!(
+        run.stderr.contains("WARN") && run.stderr.contains("Not verifying"),
+        "{}",
+        run.stderr
+    );
+    assert!(node.auth_file("team-a", IMAGE).is_some());
+}
+
+#[test]
+fn without_a_ca_the_error_names_the_options() {
+    let node = node_with_mirror_secret();
+    std::fs::write(node.path("kubeconfig"), "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: https://example.invalid\n").unwrap();
+    let mut args = node.local_args();
+    args.extend([
+        "--api-server".into(),
+        node.api.url.clone(),
+        "--kubeconfig".into(),
+        node.path("kubeconfig").display().to_string(),
+    ]);
+    let run = run_binary(&args, &request(IMAGE, "team-a"));
+    assert_failure(&run, "--ca-file");
+    assert!(
+        run.stderr.contains("no certificate-authority"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn server_and_ca_come_from_the_kubeconfig() {
+    use base64::Engine;
+    let node = node_with_mirror_secret();
+    let ca_data = base64::engine::general_purpose::STANDARD.encode(&node.api.ca_pem);
+    let kubeconfig = format!(
+        "apiVersion: v1\nkind: Config\ncurrent-context: node\ncontexts:\n- name: node\n  context:\n    cluster: local\n    user: u\n\
+         clusters:\n- name: other\n  cluster:\n    server: https://wrong.invalid\n- name: local\n  cluster:\n    server: {}\n    certificate-authority-data: {ca_data}\n\
+         users:\n- name: u\n  user:\n    token: node-credential-never-used\n",
+        node.api.url
+    );
+    std::fs::write(node.path("kubeconfig"), kubeconfig).unwrap();
+    let mut args = node.local_args();
+    args.extend([
+        "--kubeconfig".into(),
+        node.path("kubeconfig").display().to_string(),
+    ]);
+    assert_success(&run_binary(&args, &request(IMAGE, "team-a")));
+    assert!(node.auth_file("team-a", IMAGE).is_some());
+}
+
+#[test]
+fn server_comes_from_apiserver_url_env() {
+    let node = node_with_mirror_secret();
+    let port = node.api.url.rsplit(':').next().unwrap();
+    std::fs::write(
+        node.path("kubernetes/apiserver-url.env"),
+        format!("KUBERNETES_SERVICE_HOST='127.0.0.1'\nKUBERNETES_SERVICE_PORT='{port}'\n"),
+    )
+    .unwrap();
+    let mut args = node.local_args();
+    args.extend([
+        "--ca-file".into(),
+        node.path("ca.crt").display().to_string(),
+    ]);
+    assert_success(&run_binary(&args, &request(IMAGE, "team-a")));
+    assert!(node.auth_file("team-a", IMAGE).is_some());
+}
+
+#[test]
+fn namespace_that_could_escape_the_auth_dir_is_refused() {
+    let node = node_with_mirror_secret();
+    for namespace in ["../../etc", "a/b", "UPPER"] {
+        node.api
+            .allow_token(&service_account_token(namespace), namespace);
+        let run = node.run(&request(IMAGE, namespace), &[]);
+        assert_failure(&run, "not a valid namespace");
+    }
+    assert!(node.api.requests().is_empty());
+    assert!(node.auth_dir_entries().is_empty());
+    let mut written: Vec<_> = std::fs::read_dir(node.dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    written.sort();
+    assert_eq!(
+        written,
+        [
+            "ca.crt",
+            "kubernetes",
+            "registries.conf",
+            "registries.conf.d"
+        ],
+        "nothing written"
+    );
+}
+
+#[test]
+fn malformed_requests_are_refused() {
+    let node = node_with_mirror_secret();
+    let oversized = format!("{{\"image\":\"{}\"}}", "a".repeat(2 * 1024 * 1024));
+    for (stdin, needle) in [
+        ("", "decoding the CredentialProviderRequest"),
+        ("{not json", "decoding the CredentialProviderRequest"),
+        (
+            r#"{"apiVersion":"credentialprovider.kubelet.k8s.io/v1alpha1","image":"a"}"#,
+            "unsupported apiVersion",
+        ),
+        (r#"{"kind":"Pod","image":"a"}"#, "unsupported kind"),
+        (&oversized, "larger than"),
+    ] {
+        let run = node.run(stdin, &[]);
+        assert_failure(&run, needle);
+    }
+    assert!(node.auth_dir_entries().is_empty());
+}
+
+#[test]
+fn file_mode_is_0600_whatever_the_umask() {
+    let node = node_with_mirror_secret();
+    let mut command = String::from("umask 000; exec \"$0\" \"$@\"");
+    command.push_str(" < \"$REQUEST\"");
+    std::fs::write(node.path("request.json"), request(IMAGE, "team-a")).unwrap();
+    let output = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(&command)
+        .arg(BINARY)
+        .args(node.args())
+        .env("REQUEST", node.path("request.json"))
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(
+        mode(&node.auth_dir()),
+        0o700,
+        "a created auth dir is private"
+    );
+    assert_eq!(
+        mode(&node.auth_dir().join(auth_file_name("team-a", IMAGE))),
+        0o600
+    );
+}
+
+#[test]
+fn no_secret_value_reaches_stderr_even_at_debug_level() {
+    let node = node_with_mirror_secret();
+    std::fs::write(
+        node.path("config.json"),
+        json!({"auths": {"g.io": {"auth": basic_auth("global-user", "global-pw")}}}).to_string(),
+    )
+    .unwrap();
+    node.api.add_pull_secret(
+        "team-a",
+        "broken",
+        r#"{"auths":{"x.io":{"auth":"bm90LWJhc2U2NC1wYXNzd29yZA=="}}}"#,
+    );
+    let run = node.run(&request(IMAGE, "team-a"), &["--log-level", "debug"]);
+    assert_success(&run);
+    assert!(
+        run.stderr.contains("DEBUG"),
+        "debug logging is on: {}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("Skipping secret broken"),
+        "{}",
+        run.stderr
+    );
+    let token = service_account_token("team-a");
+    for secret in [
+        "s3cret-pw",
+        &basic_auth("alice", "s3cret-pw"),
+        "global-pw",
+        &basic_auth("global-user", "global-pw"),
+        "bm90LWJhc2U2NC1wYXNzd29yZA",
+        &token,
+        token.split('.').nth(1).unwrap(),
+        token.split('.').nth(2).unwrap(),
+    ] {
+        assert!(
+            !run.stderr.contains(secret),
+            "stderr leaks {secret:?}:\n{}",
+            run.stderr
+        );
+    }
+}

@@ -1,0 +1,168 @@
+//! A node in a temp dir (registries.conf, auth dir, global pull secret, CA) beside a stand-in API
+//! server, and a way to run the built binary against them as kubelet does.
+
+#![allow(dead_code)] // Each test binary uses its own part of the support code.
+
+pub mod apiserver;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitStatus, Stdio};
+
+pub use apiserver::{FakeApiServer, docker_config_json, service_account_token};
+use serde_json::Value;
+
+pub const BINARY: &str = env!("CARGO_BIN_EXE_crio-credential-provider");
+
+/// A mirror of docker.io on a port nothing listens on: the provider never contacts registries.
+pub const MIRROR: &str = "mirror.local:5000";
+
+pub struct Node {
+    pub dir: tempfile::TempDir,
+    pub api: FakeApiServer,
+}
+
+pub struct Run {
+    pub status: ExitStatus,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Node {
+    /// docker.io mirrored to `MIRROR`, namespace `team-a` allowed to list its secrets.
+    pub fn new() -> Self {
+        let node = Node {
+            dir: tempfile::tempdir().unwrap(),
+            api: FakeApiServer::start(),
+        };
+        node.write_registries_conf(&format!(
+            "[[registry]]\nlocation = \"docker.io\"\n[[registry.mirror]]\nlocation = \"{MIRROR}\"\n"
+        ));
+        std::fs::create_dir(node.path("registries.conf.d")).unwrap();
+        std::fs::create_dir(node.path("kubernetes")).unwrap();
+        std::fs::write(node.path("ca.crt"), &node.api.ca_pem).unwrap();
+        node.api
+            .allow_token(&service_account_token("team-a"), "team-a");
+        node
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    pub fn auth_dir(&self) -> PathBuf {
+        self.path("auth")
+    }
+
+    pub fn write_registries_conf(&self, text: &str) {
+        std::fs::write(self.path("registries.conf"), text).unwrap();
+    }
+
+    /// The flags that point the binary at this node, API server and CA included.
+    pub fn args(&self) -> Vec<String> {
+        let mut args = self.local_args();
+        args.extend(["--api-server".into(), self.api.url.clone()]);
+        args.extend([
+            "--ca-file".into(),
+            self.path("ca.crt").display().to_string(),
+        ]);
+        args
+    }
+
+    /// The flags for this node's files only; the API server and CA are found as on a real node.
+    pub fn local_args(&self) -> Vec<String> {
+        [
+            ("--registries-conf", "registries.conf"),
+            ("--registries-conf-dir", "registries.conf.d"),
+            ("--auth-dir", "auth"),
+            ("--global-auth-file", "config.json"),
+            ("--kube-config-dir", "kubernetes"),
+        ]
+        .into_iter()
+        .flat_map(|(flag, name)| [flag.to_string(), self.path(name).display().to_string()])
+        .collect()
+    }
+
+    /// Runs the binary with `stdin` as kubelet would, with this node's flags and `extra` ones.
+    pub fn run(&self, stdin: &str, extra: &[&str]) -> Run {
+        let mut args = self.args();
+        args.extend(extra.iter().map(|a| a.to_string()));
+        run_binary(&args, stdin)
+    }
+
+    /// The auth file written for `image` in `namespace`, parsed.
+    pub fn auth_file(&self, namespace: &str, image: &str) -> Option<Value> {
+        let text = std::fs::read(self.auth_dir().join(auth_file_name(namespace, image))).ok()?;
+        Some(serde_json::from_slice(&text).expect("the auth file is valid JSON"))
+    }
+
+    /// Every name in the auth dir (empty when it does not exist).
+    pub fn auth_dir_entries(&self) -> Vec<String> {
+        let Ok(entries) = std::fs::read_dir(self.auth_dir()) else {
+            return vec![];
+        };
+        let mut names: Vec<String> = entries
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        names.sort();
+        names
+    }
+}
+
+pub fn run_binary(args: &[String], stdin: &str) -> Run {
+    let mut child = Command::new(BINARY)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // A run may refuse its input before reading it all; that is not the test's concern.
+    let _ = child.stdin.take().unwrap().write_all(stdin.as_bytes());
+    let output = child.wait_with_output().unwrap();
+    Run {
+        status: output.status,
+        stdout: String::from_utf8(output.stdout).unwrap(),
+        stderr: String::from_utf8(output.stderr).unwrap(),
+    }
+}
+
+/// A v1 CredentialProviderRequest for `image` from a pod in `namespace`.
+pub fn request(image: &str, namespace: &str) -> String {
+    serde_json::json!({
+        "apiVersion": "credentialprovider.kubelet.k8s.io/v1",
+        "kind": "CredentialProviderRequest",
+        "image": image,
+        "serviceAccountToken": service_account_token(namespace),
+        "serviceAccountAnnotations": {"example.com/a": "b"},
+    })
+    .to_string()
+}
+
+/// `<namespace>-<sha256hex(image)>.json`, computed independently of the binary (`sha256sum`).
+pub fn auth_file_name(namespace: &str, image: &str) -> String {
+    let mut child = Command::new("sha256sum")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(image.as_bytes())
+        .unwrap();
+    let output = String::from_utf8(child.wait_with_output().unwrap().stdout).unwrap();
+    format!("{namespace}-{}.json", &output[..64])
+}
+
+pub fn mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o7777
+}
+
+/// base64 of `user:password`, as containers/image expects the `auth` field.
+pub fn basic_auth(user: &str, password: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
+}

@@ -90,26 +90,37 @@ const TEMP_SUFFIX: &str = ".tmp";
 const TEMP_MAX_AGE: Duration = Duration::from_secs(120);
 
 impl AuthDir {
+    /// Opens the directory, creating it (0700, with its parents) when missing.
     pub fn open(path: &Path) -> Result<Self> {
-        let fd = match open_dir(path) {
-            Err(Errno::ENOENT) => {
+        match Self::open_existing(path)? {
+            Some(dir) => Ok(dir),
+            None => {
                 std::fs::DirBuilder::new()
                     .recursive(true)
                     .mode(0o700)
                     .create(path)
                     .with_context(|| format!("creating auth directory {}", path.display()))?;
-                open_dir(path)
+                Self::open_existing(path)?.with_context(|| {
+                    format!("auth directory {} vanished after creation", path.display())
+                })
             }
-            other => other,
         }
-        .map_err(|errno| match errno {
-            Errno::ELOOP | Errno::ENOTDIR => anyhow::anyhow!(
+    }
+
+    /// Opens the directory if it exists.
+    pub fn open_existing(path: &Path) -> Result<Option<Self>> {
+        let fd = match open_dir(path) {
+            Ok(fd) => fd,
+            Err(Errno::ENOENT) => return Ok(None),
+            Err(Errno::ELOOP | Errno::ENOTDIR) => bail!(
                 "auth directory {} is not a directory (a symlink is refused)",
                 path.display()
             ),
-            errno => anyhow::Error::new(errno)
-                .context(format!("opening auth directory {}", path.display())),
-        })?;
+            Err(errno) => {
+                return Err(errno)
+                    .with_context(|| format!("opening auth directory {}", path.display()));
+            }
+        };
         let stat = fstat(&fd).with_context(|| format!("checking {}", path.display()))?;
         let owner = nix::unistd::geteuid().as_raw();
         ensure!(
@@ -124,10 +135,10 @@ impl AuthDir {
             path.display(),
             stat.st_mode & 0o7777
         );
-        Ok(AuthDir {
+        Ok(Some(AuthDir {
             fd,
             path: path.to_path_buf(),
-        })
+        }))
     }
 
     /// Writes `content` to `name` atomically: an exclusive temp file in the same directory, mode

@@ -25,6 +25,14 @@ pub fn run(settings: &Settings, input: impl Read) -> Result<String> {
     );
     let request = kubelet::parse_request(&request)?;
     let response = kubelet::response(&settings.cache_duration);
+    // Every run cleans up, so unconsumed credentials do not outlive --stale-after even when no
+    // later pull needs a file. A directory that fails its checks is reported when it is needed.
+    let auth_dir = AuthDir::open_existing(&settings.auth_dir);
+    match &auth_dir {
+        Ok(Some(dir)) => clean(dir, settings),
+        Ok(None) => {}
+        Err(e) => warn!("Not cleaning up: {e:#}"),
+    }
     let image = request.image.as_str();
 
     let registries_conf = &settings.sources.registries_conf;
@@ -127,7 +135,10 @@ pub fn run(settings: &Settings, input: impl Read) -> Result<String> {
     let (document, entries) = authfile::merge(global, &chosen);
     let mut content = serde_json::to_vec_pretty(&document).context("encoding the auth file")?;
     content.push(b'\n');
-    let dir = AuthDir::open(&settings.auth_dir)?;
+    let dir = match auth_dir {
+        Ok(Some(dir)) => dir,
+        _ => AuthDir::open(&settings.auth_dir)?,
+    };
     let name = authfile::auth_file_name(&namespace, image);
     let context = dir.expected_context(&settings.selinuxfs, settings.selinux_context.as_deref())?;
     dir.write(&name, &content, context.as_deref())?;
@@ -136,6 +147,10 @@ pub fn run(settings: &Settings, input: impl Read) -> Result<String> {
         image, namespace, mirrors, auth_file = %auth_file.display(),
         "Wrote auth file to {} with {entries} number of entries", auth_file.display()
     );
+    Ok(response)
+}
+
+fn clean(dir: &AuthDir, settings: &Settings) {
     match dir.clean(settings.stale_after) {
         Ok(0) => {}
         Ok(removed) => info!(
@@ -145,7 +160,6 @@ pub fn run(settings: &Settings, input: impl Read) -> Result<String> {
         ),
         Err(e) => warn!("Cleaning up {}: {e:#}", settings.auth_dir.display()),
     }
-    Ok(response)
 }
 
 /// Decodes every listed secret; one that fails is skipped with a warning naming it and the reason.

@@ -260,6 +260,19 @@ fn stale_files_are_cleaned_and_in_use_is_never_touched() {
 }
 
 #[test]
+fn stale_files_are_cleaned_even_by_runs_that_write_nothing() {
+    let node = node_with_mirror_secret();
+    private_auth_dir(&node);
+    let old = node.auth_dir().join(auth_file_name("team-b", "quay.io/x"));
+    std::fs::write(&old, "{}").unwrap();
+    age(&old, Duration::from_secs(3600));
+    let run = node.run(&request("quay.io/no/mirror", "team-a"), &[]);
+    assert!(run.status.success(), "{}", run.stderr);
+    assert!(!old.exists());
+    assert!(node.api.requests().is_empty());
+}
+
+#[test]
 fn stale_after_is_configurable() {
     let node = node_with_mirror_secret();
     private_auth_dir(&node);

@@ -80,3 +80,77 @@ fn every_reference_case_gets_the_reference_answer() {
         disagreements.join("\n")
     );
 }
+
+/// The drop-in directories `mirrors --explain` says it read, with `HOME` set as given.
+fn drop_in_dirs_with_home(home: Option<&str>) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("registries.conf"), "").unwrap();
+    let mut command = Command::new(env!("CARGO_BIN_EXE_crio-credential-provider"));
+    command
+        .args(["mirrors", "--explain", "--registries-conf"])
+        .arg(dir.path().join("registries.conf"))
+        .arg("a.io/x");
+    match home {
+        Some(home) => command.env("HOME", home),
+        None => command.env_remove("HOME"),
+    };
+    let output = command.output().unwrap();
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    stdout.lines().next().unwrap().to_string()
+}
+
+#[test]
+fn home_drop_ins_come_first_and_only_when_home_is_set() {
+    assert_eq!(
+        drop_in_dirs_with_home(Some("/home/op")),
+        "Drop-in directories, highest priority first: /home/op/.config/containers/registries.conf.d, \
+         /etc/containers/registries.rootful.conf.d, /etc/containers/registries.conf.d, \
+         /usr/share/containers/registries.rootful.conf.d, /usr/share/containers/registries.conf.d"
+    );
+    assert!(!drop_in_dirs_with_home(None).contains(".config"));
+    assert!(!drop_in_dirs_with_home(Some("")).contains(".config"));
+}
+
+#[test]
+fn ten_thousand_entries_load_and_match() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut conf = String::new();
+    for i in 0..10_000 {
+        conf.push_str(&format!(
+            "[[registry]]\nprefix = \"registry-{i}.example.com/team\"\nlocation = \"registry-{i}.example.com/team\"\n\
+             [[registry.mirror]]\nlocation = \"mirror-{i}.example.com/team\"\n"
+        ));
+    }
+    std::fs::write(dir.path().join("registries.conf"), conf).unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_crio-credential-provider"))
+        .arg("mirrors")
+        .arg("--registries-conf")
+        .arg(dir.path().join("registries.conf"))
+        .arg("--registries-conf-dir")
+        .arg(dir.path().join("none"))
+        .args([
+            "registry-0.example.com/team/a",
+            "registry-9999.example.com/team/b",
+            "registry-1.example.com/teamx/c",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let mirrors: Vec<Value> = String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str::<Value>(line).unwrap()["mirrors"].clone())
+        .collect();
+    assert_eq!(
+        mirrors,
+        [
+            serde_json::json!(["mirror-0.example.com/team"]),
+            serde_json::json!(["mirror-9999.example.com/team"]),
+            serde_json::json!([]),
+        ]
+    );
+}

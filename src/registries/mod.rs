@@ -298,6 +298,97 @@ mod tests {
         );
     }
 
+    /// Writes `files` (relative path, content) under a new temp dir.
+    fn tree(files: &[(&str, &str)]) -> tempfile::TempDir {
+        let root = tempfile::tempdir().unwrap();
+        for (path, content) in files {
+            let path = root.path().join(path);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, content).unwrap();
+        }
+        root
+    }
+
+    fn location_for(root: &Path, dirs: &[&str], image: &str) -> String {
+        let dirs: Vec<PathBuf> = dirs.iter().map(|d| root.join(d)).collect();
+        let registries = Registries::load(&root.join("main.conf"), &dirs).unwrap();
+        registries
+            .find(image)
+            .map_or("-".into(), |r| r.location.clone())
+    }
+
+    fn entry_conf(prefix: &str, location: &str) -> String {
+        format!("[[registry]]\nprefix = \"{prefix}\"\nlocation = \"{location}\"\n")
+    }
+
+    #[test]
+    fn drop_in_of_a_higher_priority_dir_hides_the_same_basename_below() {
+        let root = tree(&[
+            ("main.conf", &entry_conf("a.io", "main.io")),
+            ("high/50-a.conf", &entry_conf("a.io", "high.io")),
+            ("low/50-a.conf", &entry_conf("a.io", "low.io")),
+        ]);
+        assert_eq!(
+            location_for(root.path(), &["high", "low"], "a.io/x"),
+            "high.io"
+        );
+        assert_eq!(
+            location_for(root.path(), &["low", "high"], "a.io/x"),
+            "low.io"
+        );
+    }
+
+    #[test]
+    fn drop_ins_load_in_basename_order_across_dirs() {
+        let root = tree(&[
+            ("main.conf", ""),
+            ("high/10-a.conf", &entry_conf("a.io", "high-early.io")),
+            ("low/90-a.conf", &entry_conf("a.io", "low-late.io")),
+        ]);
+        assert_eq!(
+            location_for(root.path(), &["high", "low"], "a.io/x"),
+            "low-late.io"
+        );
+    }
+
+    #[test]
+    fn only_conf_files_count_and_links_are_followed() {
+        let root = tree(&[
+            ("main.conf", &entry_conf("a.io", "main.io")),
+            ("d/a.conf.bak", &entry_conf("a.io", "backup.io")),
+            ("d/sub.conf/x.conf", &entry_conf("a.io", "nested.io")),
+            ("elsewhere/real", &entry_conf("b.io", "linked.io")),
+        ]);
+        std::os::unix::fs::symlink(
+            root.path().join("elsewhere/real"),
+            root.path().join("d/link.conf"),
+        )
+        .unwrap();
+        std::os::unix::fs::symlink(
+            root.path().join("missing"),
+            root.path().join("d/dangling.conf"),
+        )
+        .unwrap();
+        assert_eq!(location_for(root.path(), &["d"], "a.io/x"), "main.io");
+        assert_eq!(location_for(root.path(), &["d"], "b.io/x"), "linked.io");
+    }
+
+    #[test]
+    fn invalid_drop_in_names_its_file() {
+        let root = tree(&[
+            ("main.conf", ""),
+            ("d/bad.conf", "[registries.search]\nregistries = []\n"),
+        ]);
+        let error =
+            Registries::load(&root.path().join("main.conf"), &[root.path().join("d")]).unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .ends_with("bad.conf: registry must be in v2 format but is in v1"),
+            "{error}"
+        );
+    }
+
     #[test]
     fn later_drop_in_replaces_an_entry_whole() {
         let base = file::parse(

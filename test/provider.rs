@@ -487,3 +487,56 @@ fn no_secret_value_reaches_stderr_even_at_debug_level() {
         );
     }
 }
+
+#[test]
+fn version_json_describes_the_build() {
+    let run = run_binary(&["--version-json".to_string()], "");
+    assert!(run.status.success(), "{}", run.stderr);
+    let version: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(version["version"], env!("CARGO_PKG_VERSION"));
+    for field in ["gitCommit", "buildDate", "rustc", "target"] {
+        let value = version[field].as_str().unwrap_or_default();
+        assert!(
+            !value.is_empty() && value != "unknown",
+            "{field}: {version}"
+        );
+    }
+    assert!(
+        version["rustc"].as_str().unwrap().starts_with("rustc "),
+        "{version}"
+    );
+    assert!(version["features"].is_array(), "{version}");
+}
+
+#[test]
+fn help_lists_every_flag() {
+    let run = run_binary(&["--help".to_string()], "");
+    assert!(run.status.success());
+    for flag in [
+        "--registries-conf",
+        "--auth-dir",
+        "--global-auth-file",
+        "--kube-config-dir",
+        "--api-server",
+        "--ca-file",
+        "--kubeconfig",
+        "--insecure-skip-tls-verify",
+        "--cache-duration",
+        "--stale-after",
+        "--selinux-context",
+        "--version-json",
+    ] {
+        assert!(run.stdout.contains(flag), "{flag} missing from --help");
+    }
+}
+
+#[test]
+fn unknown_flag_is_a_usage_error() {
+    let run = run_binary(&["--registry-conf".to_string(), "x".to_string()], "");
+    assert_eq!(run.status.code(), Some(2));
+    assert!(
+        run.stderr.contains("unknown argument \"--registry-conf\""),
+        "{}",
+        run.stderr
+    );
+}

@@ -344,24 +344,31 @@ mod tests {
         );
     }
 
+    fn chosen<'a>(reference: &'a str, credential: &'a Credential) -> Chosen<'a> {
+        Chosen {
+            reference,
+            secret: "s",
+            key: "m.io",
+            credential,
+        }
+    }
+
+    fn credential(username: &str, password: &str) -> Credential {
+        Credential {
+            username: username.into(),
+            password: password.into(),
+            identity_token: "".into(),
+        }
+    }
+
     #[test]
     fn namespace_credentials_replace_global_entries_of_the_same_key_only() {
         let global = serde_json::json!({
             "auths": {"m.io/x": {"auth": "Z2xvYmFsOng="}, "other.io": {"auth": "b3RoZXI6eQ=="}},
             "credHelpers": {"a.io": "helper"}
         });
-        let credential = Credential {
-            username: "ns".into(),
-            password: "pw".into(),
-            identity_token: "".into(),
-        };
-        let chosen = [Chosen {
-            reference: "m.io/x",
-            secret: "s",
-            key: "m.io",
-            credential: &credential,
-        }];
-        let (document, entries) = merge(Some(global), &chosen);
+        let credential = credential("ns", "pw");
+        let (document, entries) = merge(Some(global), &[chosen("m.io/x", &credential)]);
         assert_eq!(
             document,
             serde_json::json!({
@@ -374,18 +381,8 @@ mod tests {
 
     #[test]
     fn without_a_global_file_only_namespace_entries_are_written() {
-        let credential = Credential {
-            username: "u".into(),
-            password: "p".into(),
-            identity_token: "".into(),
-        };
-        let chosen = [Chosen {
-            reference: "m.io/x",
-            secret: "s",
-            key: "m.io",
-            credential: &credential,
-        }];
-        let (document, entries) = merge(None, &chosen);
+        let credential = credential("u", "p");
+        let (document, entries) = merge(None, &[chosen("m.io/x", &credential)]);
         assert_eq!(
             document,
             serde_json::json!({"auths": {"m.io/x": {"auth": "dTpw"}}})

@@ -16,13 +16,7 @@ const IMAGE: &str = "docker.io/library/nginx";
 const CONTAINER_CONFIG: &str = "system_u:object_r:container_config_t:s0";
 
 fn node_with_mirror_secret() -> Node {
-    let node = Node::new();
-    node.api.add_pull_secret(
-        "team-a",
-        "mirror-pull",
-        &docker_config_json(&[(MIRROR, "alice", "pw")]),
-    );
-    node
+    Node::with_mirror_secret("alice", "pw")
 }
 
 fn is_root() -> bool {
@@ -301,20 +295,7 @@ fn runs_killed_at_any_moment_leave_no_partial_auth_file() {
     let mut outcomes = [0usize; 2];
     for attempt in 0..40 {
         let _ = std::fs::remove_file(&path);
-        let mut child = std::process::Command::new(BINARY)
-            .args(node.args())
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        use std::io::Write;
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(stdin.as_bytes())
-            .unwrap();
+        let mut child = spawn_binary(&node.args(), &stdin);
         std::thread::sleep(Duration::from_micros(random_below(30_000, attempt)));
         let _ = child.kill(); // SIGKILL
         child.wait().unwrap();

@@ -51,13 +51,7 @@ fn assert_failure(run: &Run, needle: &str) {
 }
 
 fn node_with_mirror_secret() -> Node {
-    let node = Node::new();
-    node.api.add_pull_secret(
-        "team-a",
-        "mirror-pull",
-        &docker_config_json(&[(MIRROR, "alice", "s3cret-pw")]),
-    );
-    node
+    Node::with_mirror_secret("alice", "s3cret-pw")
 }
 
 #[test]

@@ -46,6 +46,14 @@ impl Node {
         node
     }
 
+    /// `new`, plus a pull secret in `team-a` for `MIRROR` with `user` and `password`.
+    pub fn with_mirror_secret(user: &str, password: &str) -> Self {
+        let node = Node::new();
+        let config = docker_config_json(&[(MIRROR, user, password)]);
+        node.api.add_pull_secret("team-a", "mirror-pull", &config);
+        node
+    }
+
     pub fn path(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
     }
@@ -109,7 +117,8 @@ impl Node {
     }
 }
 
-pub fn run_binary(args: &[String], stdin: &str) -> Run {
+/// Starts the binary with `args`, writes `stdin` to it and closes it.
+pub fn spawn_binary(args: &[String], stdin: &str) -> std::process::Child {
     let mut child = Command::new(BINARY)
         .args(args)
         .stdin(Stdio::piped())
@@ -119,7 +128,11 @@ pub fn run_binary(args: &[String], stdin: &str) -> Run {
         .unwrap();
     // A run may refuse its input before reading it all; that is not the test's concern.
     let _ = child.stdin.take().unwrap().write_all(stdin.as_bytes());
-    let output = child.wait_with_output().unwrap();
+    child
+}
+
+pub fn run_binary(args: &[String], stdin: &str) -> Run {
+    let output = spawn_binary(args, stdin).wait_with_output().unwrap();
     Run {
         status: output.status,
         stdout: String::from_utf8(output.stdout).unwrap(),

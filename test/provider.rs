@@ -534,3 +534,16 @@ fn unknown_flag_is_a_usage_error() {
         run.stderr
     );
 }
+
+#[test]
+fn invalid_registries_conf_fails_naming_the_file_and_reason() {
+    let node = node_with_mirror_secret();
+    node.write_registries_conf("[[registry]]\nlocation = \"https://docker.io\"\n");
+    let run = node.run(&request(IMAGE, "team-a"), &[]);
+    assert_failure(
+        &run,
+        "registries.conf: invalid location 'https://docker.io': URI schemes are not supported",
+    );
+    assert!(node.api.requests().is_empty());
+    assert!(node.auth_dir_entries().is_empty());
+}

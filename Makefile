@@ -2,6 +2,7 @@
 #   make                 release binary at build/crio-credential-provider
 #   make REGISTRIES_CONF=/path   ... with another default registries.conf baked in
 #   make test            formatting, lints, unit, integration and conformance tests
+#   make e2e             end to end with docker-registry, skopeo and a private journald
 #   make demo            the whole main path locally, against the stand-in API server
 
 CARGO ?= cargo
@@ -13,7 +14,7 @@ ifneq ($(REGISTRIES_CONF),)
 export CRIO_CREDENTIAL_PROVIDER_REGISTRIES_CONF := $(REGISTRIES_CONF)
 endif
 
-.PHONY: all build test lint demo clean
+.PHONY: all build test lint e2e demo clean
 
 all: build
 
@@ -29,6 +30,10 @@ lint:
 test: lint
 	$(CARGO) build --locked --examples
 	$(CARGO) test --locked --bins --tests
+
+# Real registry, skopeo and journald (root; .ci/run installs the packages).
+e2e:
+	$(CARGO) test --locked --test e2e -- --ignored
 
 demo:
 	$(CARGO) build --locked --bins --examples

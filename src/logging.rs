@@ -1,15 +1,21 @@
 //! Logging to stderr (which kubelet shows when a run fails) and to journald (where operators look),
 //! with structured fields such as `IMAGE`, `NAMESPACE` and `AUTH_FILE`.
 
+use std::os::fd::AsRawFd;
+use std::os::unix::net::UnixDatagram;
+use std::time::{Duration, Instant};
 use tracing_journald::{Priority, PriorityMappings};
+
 use tracing_subscriber::filter::Targets;
 use tracing_subscriber::prelude::*;
 
 pub const SYSLOG_IDENTIFIER: &str = "crio-credential-provider";
 
+const JOURNAL_SOCKET: &str = "/run/systemd/journal/socket";
+
 /// Installs the subscriber. Journald is used when its socket answers; without it (a container, a
 /// dev machine, a dead socket) stderr alone carries the log.
-pub fn init(level: tracing::Level) {
+pub fn init(level: tracing::Level) -> Journal {
     let stderr = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_ansi(false)
@@ -36,5 +42,44 @@ pub fn init(level: tracing::Level) {
         .init();
     if journald_absent {
         tracing::debug!("journald is not reachable; logging to stderr only");
+        return Journal { marker: None };
     }
+    let marker = UnixDatagram::unbound()
+        .and_then(|socket| socket.connect(JOURNAL_SOCKET).map(|()| socket))
+        .ok();
+    Journal { marker }
+}
+
+/// Lets the process wait, before it exits, until journald has taken in its entries.
+///
+/// Journald attaches `_COMM` (which operators and OpenShift's e2e filter on) by reading
+/// `/proc/<pid>` when it processes a datagram; a run that exits first gets entries without it.
+pub struct Journal {
+    marker: Option<UnixDatagram>,
+}
+
+impl Journal {
+    /// Sends an empty datagram (journald discards it) behind our entries and waits, at most 100 ms,
+    /// until journald has dequeued it: it reads its one socket in order and finishes each
+    /// datagram before the next, so by then it has processed every entry of this run.
+    pub fn flush(&self) {
+        let Some(socket) = &self.marker else {
+            return;
+        };
+        if socket.send(&[]).is_err() {
+            return;
+        }
+        let deadline = Instant::now() + Duration::from_millis(100);
+        while unsent_bytes(socket).is_some_and(|bytes| bytes > 0) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_micros(50));
+        }
+    }
+}
+
+/// Bytes sent on `socket` that the receiver has not dequeued yet (`SIOCOUTQ`).
+fn unsent_bytes(socket: &UnixDatagram) -> Option<i32> {
+    let mut bytes: libc::c_int = 0;
+    // SAFETY: SIOCOUTQ (TIOCOUTQ on Linux) writes one c_int through the pointer.
+    let result = unsafe { libc::ioctl(socket.as_raw_fd(), libc::TIOCOUTQ, &mut bytes) };
+    (result == 0).then_some(bytes)
 }

@@ -57,8 +57,8 @@ fn main() -> ExitCode {
         }
         cli::Command::Provide(settings) => {
             let settings = *settings;
-            logging::init(settings.log_level);
-            match provider::run(&settings, std::io::stdin().lock()) {
+            let journal = logging::init(settings.log_level);
+            let status = match provider::run(&settings, std::io::stdin().lock()) {
                 Ok(response) => {
                     let mut out = std::io::stdout().lock();
                     match writeln!(out, "{response}").and_then(|()| out.flush()) {
@@ -73,7 +73,9 @@ fn main() -> ExitCode {
                     tracing::error!("{e:#}");
                     ExitCode::FAILURE
                 }
-            }
+            };
+            journal.flush();
+            status
         }
     }
 }

@@ -3,6 +3,7 @@
 #   make REGISTRIES_CONF=/path   ... with another default registries.conf baked in
 #   make test            formatting, lints, unit, integration and conformance tests
 #   make e2e             end to end with docker-registry, skopeo and a private journald
+#   make bench           speed and footprint against their floors (build/bench.json)
 #   make demo            the whole main path locally, against the stand-in API server
 
 CARGO ?= cargo
@@ -14,7 +15,7 @@ ifneq ($(REGISTRIES_CONF),)
 export CRIO_CREDENTIAL_PROVIDER_REGISTRIES_CONF := $(REGISTRIES_CONF)
 endif
 
-.PHONY: all build test lint e2e demo clean
+.PHONY: all build test lint e2e bench demo clean
 
 all: build
 
@@ -34,6 +35,10 @@ test: lint
 # Real registry, skopeo and journald (root; .ci/run installs the packages).
 e2e:
 	$(CARGO) test --locked --test e2e -- --ignored
+
+# Medians of whole-process runs against their floor; table on stdout, JSON in build/bench.json.
+bench: build
+	BENCH_BINARY=$(BUILD_DIR)/$(BINARY) BENCH_JSON=$(BUILD_DIR)/bench.json $(CARGO) bench --locked --bench provider
 
 demo:
 	$(CARGO) build --locked --bins --examples

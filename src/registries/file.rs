@@ -19,71 +19,71 @@ pub struct Registry {
     pub blocked: bool,
 }
 
-#[derive(Deserialize)]
+/// A file as written. `stream::read` fills it for the common shapes, the TOML deserializer for all.
+#[derive(Deserialize, Default, Debug, PartialEq)]
 #[serde(rename_all = "kebab-case")]
-struct RawFile {
+pub(super) struct RawFile {
     #[serde(default)]
-    registry: Vec<RawRegistry>,
+    pub registry: Vec<RawRegistry>,
     #[serde(default)]
-    unqualified_search_registries: Vec<String>,
+    pub unqualified_search_registries: Vec<String>,
     // The next two only have their type checked: they have no bearing on mirrors.
     #[serde(default, rename = "credential-helpers")]
-    _credential_helpers: Vec<String>,
+    pub _credential_helpers: Vec<String>,
     #[serde(default, rename = "additional-layer-store-auth-helper")]
-    _additional_layer_store_auth_helper: String,
+    pub _additional_layer_store_auth_helper: String,
     #[serde(default)]
-    short_name_mode: String,
+    pub short_name_mode: String,
     #[serde(default)]
-    aliases: BTreeMap<String, String>,
+    pub aliases: BTreeMap<String, String>,
     /// The V1 syntax: `[registries.search]`, `[registries.insecure]`, `[registries.block]`.
     #[serde(default)]
-    registries: RawV1,
+    pub registries: RawV1,
 }
 
-#[derive(Deserialize, Default)]
-struct RawV1 {
+#[derive(Deserialize, Default, Debug, PartialEq)]
+pub(super) struct RawV1 {
     #[serde(default)]
-    search: RawV1List,
+    pub search: RawV1List,
     #[serde(default)]
-    insecure: RawV1List,
+    pub insecure: RawV1List,
     #[serde(default)]
-    block: RawV1List,
+    pub block: RawV1List,
 }
 
-#[derive(Deserialize, Default)]
-struct RawV1List {
-    registries: Option<Vec<String>>,
+#[derive(Deserialize, Default, Debug, PartialEq)]
+pub(super) struct RawV1List {
+    pub registries: Option<Vec<String>>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default, Debug, PartialEq)]
 #[serde(rename_all = "kebab-case")]
-struct RawRegistry {
+pub(super) struct RawRegistry {
     #[serde(default)]
-    prefix: String,
+    pub prefix: String,
     #[serde(default)]
-    location: String,
+    pub location: String,
     #[serde(default)]
-    insecure: bool,
+    pub insecure: bool,
     #[serde(default)]
-    blocked: bool,
+    pub blocked: bool,
     #[serde(default)]
-    mirror_by_digest_only: bool,
+    pub mirror_by_digest_only: bool,
     #[serde(default)]
-    pull_from_mirror: String,
+    pub pull_from_mirror: String,
     #[serde(default)]
-    mirror: Vec<RawMirror>,
+    pub mirror: Vec<RawMirror>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default, Debug, PartialEq)]
 #[serde(rename_all = "kebab-case")]
-struct RawMirror {
+pub(super) struct RawMirror {
     #[serde(default)]
-    location: String,
+    pub location: String,
     #[serde(default, rename = "insecure")]
-    _insecure: bool, // only its type is checked
-
+    pub _insecure: bool, // only its type is checked
     #[serde(default)]
-    pull_from_mirror: String,
+    pub pull_from_mirror: String,
 }
 
 /// Parses and validates one file and returns its registry entries, unique by prefix (the first
@@ -92,7 +92,10 @@ struct RawMirror {
 /// too) but not kept: they have no bearing on mirrors. The error is the reason alone; the caller
 /// adds the path.
 pub fn parse(text: &str, drop_in: bool) -> Result<Vec<Registry>, String> {
-    let raw: RawFile = toml::from_str(text).map_err(|e| toml_error(text, &e))?;
+    let raw = match super::stream::read(text) {
+        Some(raw) => raw,
+        None => toml::from_str(text).map_err(|e| toml_error(text, &e))?,
+    };
     let v1 = &raw.registries;
     if [&v1.search, &v1.insecure, &v1.block]
         .iter()

@@ -3,6 +3,7 @@
 
 mod file;
 mod reference;
+mod stream;
 
 use std::collections::BTreeMap;
 use std::io::ErrorKind;

@@ -1,0 +1,267 @@
+//! `make bench`: whole-process runs of the release binary, each scenario beside a floor measured in
+//! the same run (`cat` of the same input: the cost of exec'ing any program and feeding it). Reports
+//! medians of wall time and CPU time (user + system, from `wait4`), and the peak RSS (`ru_maxrss`,
+//! what `/usr/bin/time -f %M` prints). Prints a table and writes `build/bench.json`.
+
+#[path = "support/apiserver.rs"]
+mod apiserver;
+
+use std::io::Write;
+use std::os::unix::process::ExitStatusExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+/// One whole-process run: wall time and CPU time of the child.
+struct Sample {
+    wall: Duration,
+    cpu: Duration,
+}
+
+#[allow(clippy::zombie_processes)] // reaped by wait4, which also gives its resource usage
+fn run_once(program: &Path, args: &[String], stdin: &Path) -> Sample {
+    let started = Instant::now();
+    let child = Command::new(program)
+        .args(args)
+        .stdin(std::fs::File::open(stdin).unwrap())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut status = 0;
+    // SAFETY: an all-zero rusage is valid; wait4 fills it for our own child.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let pid = unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut usage) };
+    let wall = started.elapsed();
+    assert_eq!(pid, child.id() as i32, "wait4 failed");
+    let exit = std::process::ExitStatus::from_raw(status);
+    assert!(
+        exit.success(),
+        "{} {args:?} failed: {exit}",
+        program.display()
+    );
+    let time = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+    Sample {
+        wall,
+        cpu: time(usage.ru_utime) + time(usage.ru_stime),
+    }
+}
+
+/// Peak RSS in KiB as `/usr/bin/time -f %M` reports it. (The child's `ru_maxrss` from our own
+/// `wait4` would count this process's pages: the child shares them until it execs.)
+fn peak_rss_kib(program: &Path, args: &[String], stdin: &Path) -> u64 {
+    let output = Command::new("/usr/bin/time")
+        .args(["-f", "%M"])
+        .arg(program)
+        .args(args)
+        .stdin(std::fs::File::open(stdin).unwrap())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .output()
+        .expect("running /usr/bin/time (Debian package time)");
+    assert!(
+        output.status.success(),
+        "{} failed under /usr/bin/time",
+        program.display()
+    );
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    stderr
+        .lines()
+        .last()
+        .and_then(|line| line.trim().parse().ok())
+        .expect("a peak RSS from /usr/bin/time")
+}
+
+struct Measured {
+    wall_ms: f64,
+    cpu_ms: f64,
+    max_rss_kib: u64,
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
+fn measure(program: &Path, args: &[String], stdin: &Path, runs: usize) -> Measured {
+    run_once(program, args, stdin); // warm the page cache
+    let samples: Vec<Sample> = (0..runs).map(|_| run_once(program, args, stdin)).collect();
+    Measured {
+        wall_ms: median(samples.iter().map(|s| s.wall.as_secs_f64() * 1e3).collect()),
+        cpu_ms: median(samples.iter().map(|s| s.cpu.as_secs_f64() * 1e3).collect()),
+        max_rss_kib: peak_rss_kib(program, args, stdin),
+    }
+}
+
+struct Scenario {
+    name: &'static str,
+    target: &'static str,
+    args: Vec<String>,
+    stdin: PathBuf,
+    floor_stdin: PathBuf,
+    runs: usize,
+}
+
+fn main() {
+    let binary = PathBuf::from(
+        std::env::var("BENCH_BINARY").unwrap_or_else(|_| "build/crio-credential-provider".into()),
+    );
+    let backend = std::env::var("BENCH_TLS_BACKEND").unwrap_or_else(|_| "rustls".into());
+    let out =
+        PathBuf::from(std::env::var("BENCH_JSON").unwrap_or_else(|_| "build/bench.json".into()));
+    let dir = tempfile::tempdir().unwrap();
+    let path = |name: &str| dir.path().join(name);
+
+    let server = apiserver::FakeApiServer::start();
+    std::fs::write(path("ca.crt"), &server.ca_pem).unwrap();
+    let mirror = "mirror.example.com:5000";
+    let secret = apiserver::docker_config_json(&[(mirror, "user", "password")]);
+    for (namespace, secrets) in [("one", 1), ("many", 2000)] {
+        server.allow_token(&apiserver::service_account_token(namespace), namespace);
+        for i in 0..secrets {
+            // In the big namespace only the last secret matches the mirror.
+            let config = if i + 1 == secrets {
+                secret.clone()
+            } else {
+                apiserver::docker_config_json(&[(&format!("other-{i}.example.com"), "u", "p")])
+            };
+            server.add_pull_secret(namespace, &format!("pull-{i:04}"), &config);
+        }
+    }
+    std::fs::write(
+        path("registries.conf"),
+        format!(
+            "[[registry]]\nlocation = \"docker.io\"\n[[registry.mirror]]\nlocation = \"{mirror}\"\n"
+        ),
+    )
+    .unwrap();
+    let mut big = String::with_capacity(2 << 20);
+    for i in 0..10_000 {
+        big.push_str(&format!(
+            "[[registry]]\nprefix = \"registry-{i}.example.com/team\"\nlocation = \"registry-{i}.example.com/team\"\n[[registry.mirror]]\nlocation = \"mirror-{i}.example.com/team\"\n"
+        ));
+    }
+    std::fs::write(path("big.conf"), big).unwrap();
+    std::fs::create_dir(path("registries.conf.d")).unwrap();
+    let request = |name: &str, image: &str, namespace: &str| -> PathBuf {
+        let file = path(name);
+        let body = json!({"apiVersion": "credentialprovider.kubelet.k8s.io/v1", "kind": "CredentialProviderRequest",
+                          "image": image, "serviceAccountToken": apiserver::service_account_token(namespace)});
+        std::fs::write(&file, body.to_string()).unwrap();
+        file
+    };
+    let no_mirror = request("no-mirror.json", "quay.io/team/app", "one");
+    let mirrored = request("mirror.json", "docker.io/library/nginx", "one");
+    let many = request("many.json", "docker.io/library/nginx", "many");
+    let big_image = request("big.json", "registry-5000.example.com/elsewhere/app", "one");
+    let node_args = |conf: &str| -> Vec<String> {
+        [
+            ("--registries-conf", path(conf)),
+            ("--registries-conf-dir", path("registries.conf.d")),
+            ("--auth-dir", path("auth")),
+            ("--global-auth-file", path("config.json")),
+            ("--kube-config-dir", path("kubernetes")),
+            ("--ca-file", path("ca.crt")),
+        ]
+        .into_iter()
+        .flat_map(|(flag, value)| [flag.to_string(), value.display().to_string()])
+        .chain(["--api-server".to_string(), server.url.clone()])
+        .collect()
+    };
+    let scenarios = [
+        Scenario {
+            name: "registries.conf missing",
+            target: "<= 1.5x floor",
+            args: node_args("missing.conf"),
+            stdin: no_mirror.clone(),
+            floor_stdin: no_mirror.clone(),
+            runs: 50,
+        },
+        Scenario {
+            name: "no mirror for the image",
+            target: "<= 2x floor",
+            args: node_args("registries.conf"),
+            stdin: no_mirror.clone(),
+            floor_stdin: no_mirror.clone(),
+            runs: 50,
+        },
+        Scenario {
+            name: "mirror, 1 secret (TLS, list, write)",
+            target: "<= 10 ms CPU",
+            args: node_args("registries.conf"),
+            stdin: mirrored.clone(),
+            floor_stdin: mirrored.clone(),
+            runs: 30,
+        },
+        Scenario {
+            name: "mirror, 2,000 secrets",
+            target: "<= 40 ms CPU",
+            args: node_args("registries.conf"),
+            stdin: many.clone(),
+            floor_stdin: many.clone(),
+            runs: 10,
+        },
+        Scenario {
+            name: "10,000 registries.conf entries",
+            target: "<= 50 ms wall",
+            args: node_args("big.conf"),
+            stdin: big_image.clone(),
+            floor_stdin: path("big.conf"),
+            runs: 10,
+        },
+    ];
+
+    let cat = PathBuf::from("/bin/cat");
+    let size = std::fs::metadata(&binary)
+        .unwrap_or_else(|e| panic!("{}: {e} (run make build first)", binary.display()))
+        .len();
+    let mut rows = Vec::new();
+    println!(
+        "crio-credential-provider bench: {} ({} bytes, TLS {backend}), medians of whole-process runs",
+        binary.display(),
+        size
+    );
+    println!(
+        "{:<38} {:>9} {:>9} {:>9} {:>9} {:>7} {:>9}  target",
+        "scenario", "wall ms", "floor ms", "ratio", "cpu ms", "runs", "peak KiB"
+    );
+    for scenario in &scenarios {
+        let floor = measure(&cat, &[], &scenario.floor_stdin, scenario.runs);
+        let measured = measure(&binary, &scenario.args, &scenario.stdin, scenario.runs);
+        let ratio = measured.wall_ms / floor.wall_ms;
+        println!(
+            "{:<38} {:>9.2} {:>9.2} {:>8.2}x {:>9.2} {:>7} {:>9}  {}",
+            scenario.name,
+            measured.wall_ms,
+            floor.wall_ms,
+            ratio,
+            measured.cpu_ms,
+            scenario.runs,
+            measured.max_rss_kib,
+            scenario.target
+        );
+        rows.push(json!({
+            "scenario": scenario.name, "target": scenario.target, "runs": scenario.runs,
+            "wall_ms": measured.wall_ms, "cpu_ms": measured.cpu_ms, "peak_rss_kib": measured.max_rss_kib,
+            "floor_wall_ms": floor.wall_ms, "floor_cpu_ms": floor.cpu_ms, "ratio_to_floor": ratio,
+        }));
+    }
+    let _ = std::fs::remove_dir_all(path("auth"));
+    println!(
+        "stripped binary: {size} bytes ({:.2} MiB), target <= 8 MiB; peak RSS target <= 8 MiB (8192 KiB) on every path",
+        size as f64 / 1048576.0
+    );
+    let report = json!({
+        "binary": binary.display().to_string(), "binary_bytes": size, "tls_backend": backend,
+        "machine": {"cpus": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0)},
+        "scenarios": rows,
+    });
+    if let Some(parent) = out.parent() {
+        std::fs::create_dir_all(parent).unwrap();
+    }
+    let mut file = std::fs::File::create(&out).unwrap();
+    writeln!(file, "{}", serde_json::to_string_pretty(&report).unwrap()).unwrap();
+    println!("written: {}", out.display());
+}

@@ -1,7 +1,7 @@
 //! Parsing and validating one registries.conf file, as containers/image's `loadConfigFile` and
 //! `postProcessRegistries` do. Pure: text in, entries or the reason it is invalid out.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
@@ -86,16 +86,26 @@ pub(super) struct RawMirror {
     pub pull_from_mirror: String,
 }
 
-/// Parses and validates one file and returns its registry entries, unique by prefix (the first
+#[cfg(test)]
+/// `read` then `validate`, as `Registries::load` does for each file.
+pub fn parse(text: &str, drop_in: bool) -> Result<Vec<Registry>, String> {
+    validate(read(text)?, drop_in)
+}
+
+/// The file as written, not validated yet. It owns its strings, so the text can go.
+pub(super) fn read(text: &str) -> Result<RawFile, String> {
+    match super::stream::read(text) {
+        Some(raw) => Ok(raw),
+        None => toml::from_str(text).map_err(|e| toml_error(text, &e)),
+    }
+}
+
+/// Validates one file as read and returns its registry entries, unique by prefix (the first
 /// entry of a prefix wins) and sorted by prefix. Search registries, short-name mode and aliases are
 /// validated as containers/image does (a mistake there fails the whole configuration for CRI-O
 /// too) but not kept: they have no bearing on mirrors. The error is the reason alone; the caller
 /// adds the path.
-pub fn parse(text: &str, drop_in: bool) -> Result<Vec<Registry>, String> {
-    let raw = match super::stream::read(text) {
-        Some(raw) => raw,
-        None => toml::from_str(text).map_err(|e| toml_error(text, &e))?,
-    };
+pub(super) fn validate(raw: RawFile, drop_in: bool) -> Result<Vec<Registry>, String> {
     let v1 = &raw.registries;
     if [&v1.search, &v1.insecure, &v1.block]
         .iter()
@@ -137,18 +147,19 @@ fn toml_error(text: &str, error: &toml::de::Error) -> String {
 }
 
 /// `parseLocation`: trailing slashes dropped, URI schemes refused.
-fn location(input: &str) -> Result<String, String> {
+fn location(mut input: String) -> Result<String, String> {
     let trimmed = input.trim_end_matches('/');
     if trimmed.starts_with("http://") || trimmed.starts_with("https://") {
         return Err(format!(
             "invalid location '{input}': URI schemes are not supported"
         ));
     }
-    Ok(trimmed.to_string())
+    input.truncate(trimmed.len());
+    Ok(input)
 }
 
 fn validate_search_registry(input: &str) -> Result<(), String> {
-    let registry = location(input)?;
+    let registry = location(input.to_string())?;
     if !reference::is_domain(&registry) {
         return Err(format!(
             "invalid unqualified-search-registries entry {registry:?}: must be host[:port]"
@@ -161,17 +172,16 @@ const PULL_FROM_MIRROR_VALUES: [&str; 4] = ["", "all", "digest-only", "tag-only"
 
 fn validate_registries(raw: Vec<RawRegistry>) -> Result<Vec<Registry>, String> {
     let mut registries = Vec::with_capacity(raw.len());
-    // insecure/blocked of the first entry per location (or wildcard prefix): all must agree.
-    let mut settings: HashMap<String, (bool, bool)> = HashMap::with_capacity(raw.len());
+    let mut insecure = Vec::with_capacity(raw.len());
     for entry in raw {
-        let location = location(&entry.location)?;
+        let location = location(entry.location)?;
         let prefix = if entry.prefix.is_empty() {
             if location.is_empty() {
                 return Err("invalid condition: both location and prefix are unset".to_string());
             }
             location.clone()
         } else {
-            let prefix = self::location(&entry.prefix)?;
+            let prefix = self::location(entry.prefix)?;
             if !prefix.starts_with("*.") && location.is_empty() {
                 return Err(format!(
                     "invalid condition: location is unset and prefix {prefix:?} is not in the format *.example.com"
@@ -186,7 +196,7 @@ fn validate_registries(raw: Vec<RawRegistry>) -> Result<Vec<Registry>, String> {
         }
         let mut mirrors = Vec::with_capacity(entry.mirror.len());
         for mirror in entry.mirror {
-            let mirror_location = self::location(&mirror.location)?;
+            let mirror_location = self::location(mirror.location)?;
             if mirror_location.is_empty() {
                 return Err(format!(
                     "invalid condition: mirror location is unset (registry {prefix:?})"
@@ -210,35 +220,52 @@ fn validate_registries(raw: Vec<RawRegistry>) -> Result<Vec<Registry>, String> {
                 "wildcarded prefix should be in the format *.example.com, not {prefix:?}"
             ));
         }
-        let key = if location.is_empty() {
-            prefix.clone()
-        } else {
-            location.clone()
-        };
-        let first = *settings
-            .entry(key.clone())
-            .or_insert((entry.insecure, entry.blocked));
-        if first.0 != entry.insecure {
-            return Err(format!(
-                "registry '{key}' is defined multiple times with conflicting 'insecure' setting"
-            ));
-        }
-        if first.1 != entry.blocked {
-            return Err(format!(
-                "registry '{key}' is defined multiple times with conflicting 'blocked' setting"
-            ));
-        }
         registries.push(Registry {
             prefix,
             location,
             mirrors,
             blocked: entry.blocked,
         });
+        insecure.push(entry.insecure);
     }
+    check_conflicts(&registries, &insecure)?;
     // Within a file the first entry of a prefix wins; later ones could never match.
     registries.sort_by(|a, b| a.prefix.cmp(&b.prefix)); // stable: keeps file order per prefix
     registries.dedup_by(|later, first| later.prefix == first.prefix);
     Ok(registries)
+}
+
+/// Entries of one location (of one prefix, for a wildcard without location) must agree on
+/// `insecure` and `blocked`. Grouped by sorting indices, so no key is copied.
+fn check_conflicts(registries: &[Registry], insecure: &[bool]) -> Result<(), String> {
+    let key = |i: usize| {
+        let entry = &registries[i];
+        if entry.location.is_empty() {
+            &entry.prefix
+        } else {
+            &entry.location
+        }
+    };
+    let mut order: Vec<usize> = (0..registries.len()).collect();
+    order.sort_by(|&a, &b| key(a).cmp(key(b)));
+    for pair in order.windows(2) {
+        let (a, b) = (pair[0], pair[1]);
+        if key(a) != key(b) {
+            continue;
+        }
+        let setting = if insecure[a] != insecure[b] {
+            "insecure"
+        } else if registries[a].blocked != registries[b].blocked {
+            "blocked"
+        } else {
+            continue;
+        };
+        return Err(format!(
+            "registry '{}' is defined multiple times with conflicting '{setting}' setting",
+            key(a)
+        ));
+    }
+    Ok(())
 }
 
 /// Short-name aliases: the name must be a short name without tag or digest, the value a

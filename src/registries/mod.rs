@@ -58,21 +58,13 @@ impl Registries {
     /// first; a basename in a higher-priority dir hides the same basename in a lower one; the
     /// survivors load in basename order and later files replace earlier entries of a prefix).
     pub fn load(main: &Path, drop_in_dirs: &[PathBuf]) -> Result<Self, LoadError> {
-        let mut merged = parse_path(main, false)?;
+        let mut merged = load_file(main, false)?.unwrap_or_default();
         let mut files = vec![main.to_path_buf()];
         for path in drop_ins(drop_in_dirs)? {
-            let text = match std::fs::read_to_string(&path) {
-                Ok(text) => text,
-                // Removed between listing and reading (or a dangling link): as containers/image.
-                Err(e) if e.kind() == ErrorKind::NotFound => continue,
-                Err(e) => return Err(io_error(&path, &e)),
-            };
-            let drop_in = file::parse(&text, true).map_err(|reason| LoadError {
-                path: path.clone(),
-                reason,
-            })?;
-            merged = merge(merged, drop_in);
-            files.push(path);
+            if let Some(drop_in) = load_file(&path, true)? {
+                merged = merge(merged, drop_in);
+                files.push(path);
+            }
         }
         Ok(Registries {
             entries: merged,
@@ -153,12 +145,21 @@ fn io_error(path: &Path, error: &std::io::Error) -> LoadError {
     }
 }
 
-fn parse_path(path: &Path, drop_in: bool) -> Result<Vec<Registry>, LoadError> {
-    let text = std::fs::read_to_string(path).map_err(|e| io_error(path, &e))?;
-    file::parse(&text, drop_in).map_err(|reason| LoadError {
+/// Reads and validates one file. A drop-in removed between listing and reading (or a dangling
+/// link) is skipped, as containers/image skips it: `None`.
+fn load_file(path: &Path, drop_in: bool) -> Result<Option<Vec<Registry>>, LoadError> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) if drop_in && e.kind() == ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(io_error(path, &e)),
+    };
+    let invalid = |reason| LoadError {
         path: path.to_path_buf(),
         reason,
-    })
+    };
+    let raw = file::read(&text).map_err(invalid)?;
+    drop(text); // the raw entries own their strings: do not hold both at the peak
+    file::validate(raw, drop_in).map(Some).map_err(invalid)
 }
 
 /// The drop-in files to load, in load order.

@@ -5,9 +5,10 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
-use k8s_openapi::api::core::v1::Secret;
-use kube::api::{Api, ListParams};
+use k8s_openapi::ByteString;
+use kube::api::ListParams;
 use secrecy::SecretString;
+use serde::Deserialize;
 
 use crate::cli::ApiSettings;
 use crate::secrets::SecretType;
@@ -195,6 +196,44 @@ fn unquote(value: &str) -> &str {
     value
 }
 
+/// What a list of secrets is read into: only the name and the two pull-secret data keys, so a
+/// namespace with thousands of secrets (and their annotations and managed fields) stays small.
+#[derive(Deserialize)]
+struct SecretList {
+    #[serde(default)]
+    items: Vec<ListItem>,
+}
+
+#[derive(Deserialize)]
+struct ListItem {
+    metadata: ListItemMetadata,
+    data: Option<PullSecretData>,
+}
+
+#[derive(Deserialize)]
+struct ListItemMetadata {
+    #[serde(default)]
+    name: String,
+}
+
+#[derive(Deserialize)]
+struct PullSecretData {
+    #[serde(rename = ".dockerconfigjson")]
+    docker_config_json: Option<ByteString>,
+    #[serde(rename = ".dockercfg")]
+    docker_cfg: Option<ByteString>,
+}
+
+impl PullSecretData {
+    fn for_type(self, secret_type: SecretType) -> Option<Vec<u8>> {
+        match secret_type {
+            SecretType::DockerConfigJson => self.docker_config_json,
+            SecretType::DockerCfg => self.docker_cfg,
+        }
+        .map(|bytes| bytes.0)
+    }
+}
+
 /// A pull secret as listed: name, type and the bytes of its data key.
 pub struct ListedSecret {
     pub name: String,
@@ -224,25 +263,25 @@ pub async fn list_pull_secrets(
     config.default_retry = false;
     let client = kube::Client::try_from(config)
         .with_context(|| format!("setting up a client for {}", endpoint.url))?;
-    let api: Api<Secret> = Api::namespaced(client, namespace);
+    let secrets = kube::core::Request::new(format!("/api/v1/namespaces/{namespace}/secrets"));
     let list = |secret_type: SecretType| {
-        let api = &api;
+        let (client, secrets) = (&client, &secrets);
         async move {
             let params = ListParams::default().fields(&format!("type={}", secret_type.type_name()));
-            let list = api
+            let request = secrets
                 .list(&params)
+                .with_context(|| format!("building the list request for namespace {namespace}"))?;
+            let list: SecretList = client
+                .request(request)
                 .await
                 .map_err(|e| describe(e, &endpoint.url, namespace))?;
             Ok::<_, anyhow::Error>(
                 list.items
                     .into_iter()
                     .map(|secret| ListedSecret {
-                        name: secret.metadata.name.unwrap_or_default(),
+                        name: secret.metadata.name,
                         secret_type,
-                        data: secret
-                            .data
-                            .and_then(|mut data| data.remove(secret_type.data_key()))
-                            .map(|bytes| bytes.0),
+                        data: secret.data.and_then(|data| data.for_type(secret_type)),
                     })
                     .collect::<Vec<_>>(),
             )

@@ -1,0 +1,240 @@
+//! OpenShift: each rendered MachineConfig under packaging/openshift/ must say what its Butane
+//! source says (Butane cannot be installed here, so the rendering is checked, not redone), install
+//! the very files of contrib/, and be a valid Ignition config (`ignition-validate`); the cluster
+//! e2e script's `--dry-run` must show every step; the shell scripts must be shellcheck-clean.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use base64::Engine;
+use serde_json::Value;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn yaml(path: &Path) -> Value {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_saphyr::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// The bytes of an Ignition `data:` URL (percent-encoded, or base64).
+fn decode_data_url(source: &str) -> Vec<u8> {
+    let (header, data) = source
+        .strip_prefix("data:")
+        .and_then(|s| s.split_once(','))
+        .expect("a data: URL");
+    if header.ends_with(";base64") {
+        return base64::engine::general_purpose::STANDARD
+            .decode(data)
+            .unwrap();
+    }
+    let bytes = data.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            out.push(u8::from_str_radix(&data[i + 1..i + 3], 16).unwrap());
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    out
+}
+
+const MANIFESTS: [&str; 2] = [
+    "99-worker-crio-credential-provider-mirror",
+    "99-master-crio-credential-provider-mirror",
+];
+
+/// contrib/ files the MachineConfigs install, by their path on the node.
+fn contrib_file(node_path: &str) -> PathBuf {
+    let name = Path::new(node_path).file_name().unwrap();
+    root().join("contrib/registries.conf.d").join(name)
+}
+
+#[test]
+fn rendered_machineconfigs_match_their_butane_sources_and_contrib() {
+    for name in MANIFESTS {
+        let dir = root().join("packaging/openshift");
+        let source = yaml(&dir.join(format!("{name}.bu")));
+        let rendered = yaml(&dir.join(format!("{name}.yaml")));
+        assert_eq!(source["variant"], "openshift", "{name}");
+        assert_eq!(rendered["kind"], "MachineConfig", "{name}");
+        assert_eq!(
+            rendered["metadata"]["name"], source["metadata"]["name"],
+            "{name}: metadata.name"
+        );
+        assert_eq!(
+            rendered["metadata"]["labels"], source["metadata"]["labels"],
+            "{name}: the pool label"
+        );
+        assert!(
+            name.contains(
+                source["metadata"]["labels"]["machineconfiguration.openshift.io/role"]
+                    .as_str()
+                    .unwrap()
+            )
+        );
+        let source_files = source["storage"]["files"].as_array().unwrap();
+        let rendered_files = rendered["spec"]["config"]["storage"]["files"]
+            .as_array()
+            .unwrap();
+        assert_eq!(
+            source_files.len(),
+            rendered_files.len(),
+            "{name}: number of files"
+        );
+        for file in source_files {
+            let path = file["path"].as_str().unwrap();
+            let out = rendered_files
+                .iter()
+                .find(|f| f["path"] == path)
+                .unwrap_or_else(|| panic!("{name}: {path} not rendered"));
+            let inline = file["contents"]["inline"].as_str().unwrap();
+            let decoded =
+                String::from_utf8(decode_data_url(out["contents"]["source"].as_str().unwrap()))
+                    .unwrap();
+            assert_eq!(
+                decoded, inline,
+                "{name}: {path} differs from the Butane source"
+            );
+            let contrib = std::fs::read_to_string(contrib_file(path)).unwrap();
+            assert_eq!(decoded, contrib, "{name}: {path} differs from contrib/");
+            assert_eq!(out["mode"], 0o644, "{name}: {path} mode");
+            assert_eq!(
+                out["overwrite"], file["overwrite"],
+                "{name}: {path} overwrite"
+            );
+        }
+    }
+}
+
+#[test]
+fn rendered_ignition_configs_are_valid() {
+    if !have("ignition-validate", "rendered_ignition_configs_are_valid") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    for name in MANIFESTS {
+        let rendered = yaml(
+            &root()
+                .join("packaging/openshift")
+                .join(format!("{name}.yaml")),
+        );
+        let mut config = rendered["spec"]["config"].clone();
+        assert_eq!(config["ignition"]["version"], "3.4.0", "{name}");
+        // Debian's ignition-validate (2.14) knows spec 3.4 only under its pre-release name.
+        config["ignition"]["version"] = "3.4.0-experimental".into();
+        let path = dir.path().join(format!("{name}.ign"));
+        std::fs::write(&path, config.to_string()).unwrap();
+        let out = Command::new("ignition-validate")
+            .arg(&path)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{name}: ignition-validate refused it:\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+/// Whether `tool` is on the PATH; in CI a missing tool fails the test, elsewhere it skips loudly.
+fn have(tool: &str, test: &str) -> bool {
+    let found = Command::new("sh")
+        .arg("-c")
+        .arg(format!("command -v {tool}"))
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !found {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "{test}: {tool} is missing (.ci/run installs it)"
+        );
+        eprintln!("\n*** SKIPPED {test}: {tool} is missing ***\n");
+    }
+    found
+}
+
+#[test]
+fn openshift_e2e_dry_run_prints_every_step_and_cleans_up() {
+    let out = Command::new("bash")
+        .arg(root().join("test/openshift/e2e"))
+        .args(["--dry-run", "--node", "worker-0"])
+        .env("PATH", "/usr/bin:/bin") // no oc needed: nothing may reach a cluster
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let steps = [
+        "+ oc apply -f - <<EOF\napiVersion: machineconfiguration.openshift.io/v1\nkind: MachineConfig",
+        "+ oc patch criocredentialproviderconfig cluster --type merge -p {\"spec\":{\"matchImages\":[\"docker.io\"]}}",
+        "+ oc wait machineconfigpool/worker --for=condition=Updated=True",
+        "+ oc debug -q node/worker-0 -- chroot /host sh -c mkdir -p /var/tmp/ccp-e2e/auth",
+        "+ oc create namespace ccp-e2e",
+        "name: system:node:worker-0",
+        "  namespace: ccp-e2e\ndata:\n",
+        "spec:\n  nodeName: worker-0",
+        "+ oc wait -n ccp-e2e pod/mirror-test --for=condition=Ready",
+        "_COMM=crio-credential | grep 'Wrote auth file to /etc/crio/auth/ccp-e2e-'",
+        "-u crio | grep 'Using auth file for namespace ccp-e2e'",
+        "== cleaning up\n+ oc delete namespace ccp-e2e",
+        "+ oc delete machineconfig 99-worker-ccp-e2e-mirror",
+    ];
+    let mut at = 0;
+    for step in steps {
+        let found = stdout[at..]
+            .find(step)
+            .unwrap_or_else(|| panic!("expected, in this order, {step:?} in:\n{stdout}"));
+        at += found;
+    }
+    // The mirror the script installs is the one the test registry serves.
+    let source = stdout
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("source: "))
+        .expect("the MachineConfig's file source");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("registries.conf"), decode_data_url(source)).unwrap();
+    let mirrors = Command::new(env!("CARGO_BIN_EXE_crio-credential-provider"))
+        .arg("mirrors")
+        .arg("--registries-conf")
+        .arg(dir.path().join("registries.conf"))
+        .arg("--registries-conf-dir")
+        .arg(dir.path())
+        .arg("docker.io/library/nginx")
+        .output()
+        .unwrap();
+    let answer: Value = serde_json::from_slice(&mirrors.stdout).unwrap();
+    assert_eq!(answer["mirrors"], serde_json::json!(["localhost:5000"]));
+}
+
+#[test]
+fn shell_scripts_are_shellcheck_clean() {
+    if !have("shellcheck", "shell_scripts_are_shellcheck_clean") {
+        return;
+    }
+    let scripts = [
+        "test/openshift/e2e",
+        "test/registry/start",
+        "test/registry/stop",
+        "test/demo",
+        ".ci/run",
+    ];
+    let out = Command::new("shellcheck")
+        .args(scripts.map(|s| root().join(s)))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "shellcheck:\n{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}

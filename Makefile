@@ -20,7 +20,7 @@ VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
 RPM_DIR := $(BUILD_DIR)/rpm
 RPMBUILD_FLAGS ?=
 
-.PHONY: all build test lint e2e bench demo rpm clean
+.PHONY: all build build-openssl test lint e2e bench demo rpm clean
 
 all: build
 
@@ -29,21 +29,31 @@ build:
 	mkdir -p $(BUILD_DIR)
 	cp target/release/$(BINARY) $(BUILD_DIR)/$(BINARY)
 
+# The same binary with the system OpenSSL as the kube client's TLS stack (FIPS clusters).
+build-openssl:
+	$(CARGO) build --release --locked --no-default-features --features openssl
+	mkdir -p $(BUILD_DIR)
+	cp target/release/$(BINARY) $(BUILD_DIR)/$(BINARY)-openssl
+
 lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --locked --all-targets -- -D warnings
+	$(CARGO) clippy --locked --all-targets --no-default-features --features openssl -- -D warnings
 
+# Both TLS backends: the default (rustls) and the system OpenSSL.
 test: lint
 	$(CARGO) build --locked --examples
 	$(CARGO) test --locked --bins --tests
+	$(CARGO) test --locked --bins --tests --no-default-features --features openssl
 
 # Real registry, skopeo and journald (root; .ci/run installs the packages).
 e2e:
 	$(CARGO) test --locked --test e2e -- --ignored
 
 # Medians of whole-process runs against their floor; table on stdout, JSON in build/bench.json.
-bench: build
-	BENCH_BINARY=$(BUILD_DIR)/$(BINARY) BENCH_JSON=$(BUILD_DIR)/bench.json $(CARGO) bench --locked --bench provider
+bench: build build-openssl
+	BENCH_BINARIES="rustls=$(BUILD_DIR)/$(BINARY) openssl=$(BUILD_DIR)/$(BINARY)-openssl" \
+		BENCH_JSON=$(BUILD_DIR)/bench.json $(CARGO) bench --locked --bench provider
 
 # Binary RPM from a source tarball and a vendored-crates tarball, built offline (%check included).
 rpm:

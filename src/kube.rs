@@ -302,6 +302,20 @@ pub async fn list_pull_secrets(
     })?
 }
 
+/// Process-wide TLS set-up, to run before the async runtime (and so any other thread) exists.
+///
+/// With OpenSSL, the kube client's connector starts from the system's default verify paths and adds
+/// our CA to them: that would read the whole system bundle on every run and trust every public CA
+/// for the API server. Pointing OpenSSL's defaults at nothing leaves the configured CA alone.
+pub fn prepare_tls() {
+    #[cfg(feature = "openssl")]
+    for variable in ["SSL_CERT_FILE", "SSL_CERT_DIR"] {
+        // SAFETY: no other thread exists yet (see above); OpenSSL reads these when the client's
+        // connector is built.
+        unsafe { std::env::set_var(variable, "/dev/null") };
+    }
+}
+
 /// One line naming the request and what the server said (its status, never our token).
 fn describe(error: kube::Error, url: &str, namespace: &str) -> anyhow::Error {
     let what = format!("listing secrets in namespace {namespace} at {url}");

@@ -1,6 +1,11 @@
 //! crio-credential-provider: a kubelet image credential provider that writes the pod namespace's
 //! pull secrets for registry mirrors into the auth file CRI-O reads for that one pull.
 
+#[cfg(all(feature = "rustls", feature = "openssl"))]
+compile_error!("choose one TLS backend: the features rustls and openssl exclude each other");
+#[cfg(not(any(feature = "rustls", feature = "openssl")))]
+compile_error!("choose a TLS backend: feature rustls (the default) or openssl");
+
 mod authfile;
 mod cli;
 mod kube;

@@ -93,6 +93,7 @@ pub fn run(settings: &Settings, input: impl Read) -> Result<String> {
             "Not verifying the API server's certificate (--insecure-skip-tls-verify)"
         );
     }
+    crate::kube::prepare_tls();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -105,10 +105,17 @@ struct Scenario {
 }
 
 fn main() {
-    let binary = PathBuf::from(
-        std::env::var("BENCH_BINARY").unwrap_or_else(|_| "build/crio-credential-provider".into()),
-    );
-    let backend = std::env::var("BENCH_TLS_BACKEND").unwrap_or_else(|_| "rustls".into());
+    // `backend=path` pairs: every build of the binary to measure, one per TLS backend.
+    let binaries: Vec<(String, PathBuf)> = std::env::var("BENCH_BINARIES")
+        .unwrap_or_else(|_| "rustls=build/crio-credential-provider".into())
+        .split_whitespace()
+        .map(|pair| {
+            let (backend, path) = pair
+                .split_once('=')
+                .expect("BENCH_BINARIES holds backend=path pairs");
+            (backend.to_string(), PathBuf::from(path))
+        })
+        .collect();
     let out =
         PathBuf::from(std::env::var("BENCH_JSON").unwrap_or_else(|_| "build/bench.json".into()));
     let dir = tempfile::tempdir().unwrap();
@@ -214,49 +221,54 @@ fn main() {
     ];
 
     let cat = PathBuf::from("/bin/cat");
-    let size = std::fs::metadata(&binary)
-        .unwrap_or_else(|e| panic!("{}: {e} (run make build first)", binary.display()))
-        .len();
-    let mut rows = Vec::new();
-    println!(
-        "crio-credential-provider bench: {} ({} bytes, TLS {backend}), medians of whole-process runs",
-        binary.display(),
-        size
-    );
-    println!(
-        "{:<38} {:>9} {:>9} {:>9} {:>9} {:>7} {:>9}  target",
-        "scenario", "wall ms", "floor ms", "ratio", "cpu ms", "runs", "peak KiB"
-    );
-    for scenario in &scenarios {
-        let floor = measure(&cat, &[], &scenario.floor_stdin, scenario.runs);
-        let measured = measure(&binary, &scenario.args, &scenario.stdin, scenario.runs);
-        let ratio = measured.wall_ms / floor.wall_ms;
+    let mut reports = Vec::new();
+    for (backend, binary) in &binaries {
+        let size = std::fs::metadata(binary)
+            .unwrap_or_else(|e| panic!("{}: {e} (make bench builds it)", binary.display()))
+            .len();
         println!(
-            "{:<38} {:>9.2} {:>9.2} {:>8.2}x {:>9.2} {:>7} {:>9}  {}",
-            scenario.name,
-            measured.wall_ms,
-            floor.wall_ms,
-            ratio,
-            measured.cpu_ms,
-            scenario.runs,
-            measured.max_rss_kib,
-            scenario.target
+            "\ncrio-credential-provider bench: {} ({size} bytes, TLS {backend}), medians of whole-process runs",
+            binary.display()
         );
-        rows.push(json!({
-            "scenario": scenario.name, "target": scenario.target, "runs": scenario.runs,
-            "wall_ms": measured.wall_ms, "cpu_ms": measured.cpu_ms, "peak_rss_kib": measured.max_rss_kib,
-            "floor_wall_ms": floor.wall_ms, "floor_cpu_ms": floor.cpu_ms, "ratio_to_floor": ratio,
+        println!(
+            "{:<38} {:>9} {:>9} {:>9} {:>9} {:>7} {:>9}  target",
+            "scenario", "wall ms", "floor ms", "ratio", "cpu ms", "runs", "peak KiB"
+        );
+        let mut rows = Vec::new();
+        for scenario in &scenarios {
+            let floor = measure(&cat, &[], &scenario.floor_stdin, scenario.runs);
+            let measured = measure(binary, &scenario.args, &scenario.stdin, scenario.runs);
+            let ratio = measured.wall_ms / floor.wall_ms;
+            println!(
+                "{:<38} {:>9.2} {:>9.2} {:>8.2}x {:>9.2} {:>7} {:>9}  {}",
+                scenario.name,
+                measured.wall_ms,
+                floor.wall_ms,
+                ratio,
+                measured.cpu_ms,
+                scenario.runs,
+                measured.max_rss_kib,
+                scenario.target
+            );
+            rows.push(json!({
+                "scenario": scenario.name, "target": scenario.target, "runs": scenario.runs,
+                "wall_ms": measured.wall_ms, "cpu_ms": measured.cpu_ms, "peak_rss_kib": measured.max_rss_kib,
+                "floor_wall_ms": floor.wall_ms, "floor_cpu_ms": floor.cpu_ms, "ratio_to_floor": ratio,
+            }));
+        }
+        let _ = std::fs::remove_dir_all(path("auth"));
+        println!(
+            "stripped binary: {size} bytes ({:.2} MiB), target <= 8 MiB; peak RSS target <= 8 MiB (8192 KiB) on every path",
+            size as f64 / 1048576.0
+        );
+        reports.push(json!({
+            "tls_backend": backend, "binary": binary.display().to_string(), "binary_bytes": size,
+            "scenarios": rows,
         }));
     }
-    let _ = std::fs::remove_dir_all(path("auth"));
-    println!(
-        "stripped binary: {size} bytes ({:.2} MiB), target <= 8 MiB; peak RSS target <= 8 MiB (8192 KiB) on every path",
-        size as f64 / 1048576.0
-    );
     let report = json!({
-        "binary": binary.display().to_string(), "binary_bytes": size, "tls_backend": backend,
         "machine": {"cpus": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0)},
-        "scenarios": rows,
+        "builds": reports,
     });
     if let Some(parent) = out.parent() {
         std::fs::create_dir_all(parent).unwrap();

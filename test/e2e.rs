@@ -122,6 +122,8 @@ impl Registry {
     /// Pushes the test image to `repository` (`host/...`) as `user`.
     fn push(&self, image: &Path, repository: &str, user: &str, password: &str) {
         let out = Command::new("skopeo")
+            .arg("--tmpdir")
+            .arg(self.dir.path())
             .args([
                 "--insecure-policy",
                 "copy",

@@ -182,7 +182,13 @@ impl AuthDir {
         fchmod(file.as_fd(), Mode::S_IRUSR | Mode::S_IWUSR)
             .with_context(|| format!("setting mode 0600 on {}", temp_path.display()))?;
         if let Some(expected) = context {
-            let set = selinux::set(file.as_fd(), expected);
+            // A new file usually inherits the directory's context already; relabelling it then
+            // would only ask the policy for relabel permissions the plugin's domain may lack.
+            let inherited = selinux::get(file.as_fd()).ok().flatten();
+            let set = match inherited.as_deref() == Some(expected) {
+                true => Ok(()),
+                false => selinux::set(file.as_fd(), expected),
+            };
             let actual = selinux::get(file.as_fd()).ok().flatten();
             if actual.as_deref() != Some(expected) {
                 let reason = set.err().map(|e| format!(" ({e})")).unwrap_or_default();

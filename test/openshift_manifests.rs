@@ -44,20 +44,41 @@ fn decode_data_url(source: &str) -> Vec<u8> {
     out
 }
 
-const MANIFESTS: [&str; 2] = [
-    "99-worker-crio-credential-provider-mirror",
-    "99-master-crio-credential-provider-mirror",
-];
+/// Every MachineConfig under packaging/openshift, by name (its `.bu` and its rendered `.yaml`).
+fn manifests() -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(root().join("packaging/openshift"))
+        .unwrap()
+        .filter_map(|e| {
+            e.unwrap()
+                .file_name()
+                .to_str()?
+                .strip_suffix(".bu")
+                .map(str::to_string)
+        })
+        .collect();
+    names.sort();
+    assert_eq!(
+        names.len(),
+        8,
+        "mirror, aws, gcp, azure for worker and master: {names:?}"
+    );
+    names
+}
 
-/// contrib/ files the MachineConfigs install, by their path on the node.
+/// The contrib/ file a MachineConfig installs, by its path on the node.
 fn contrib_file(node_path: &str) -> PathBuf {
-    let name = Path::new(node_path).file_name().unwrap();
-    root().join("contrib/registries.conf.d").join(name)
+    let path = Path::new(node_path);
+    let dir = match path.parent().unwrap().to_str().unwrap() {
+        "/etc/containers/registries.conf.d" => "contrib/registries.conf.d",
+        "/etc/kubernetes/credential-providers" => "contrib/kubelet/openshift",
+        other => panic!("no contrib/ counterpart for files in {other}"),
+    };
+    root().join(dir).join(path.file_name().unwrap())
 }
 
 #[test]
 fn rendered_machineconfigs_match_their_butane_sources_and_contrib() {
-    for name in MANIFESTS {
+    for name in manifests() {
         let dir = root().join("packaging/openshift");
         let source = yaml(&dir.join(format!("{name}.bu")));
         let rendered = yaml(&dir.join(format!("{name}.yaml")));
@@ -113,12 +134,51 @@ fn rendered_machineconfigs_match_their_butane_sources_and_contrib() {
 }
 
 #[test]
+fn platform_configs_keep_the_platform_provider_and_add_ours_as_openshift_does() {
+    for (file, platform_provider) in [
+        ("ecr-credential-provider.yaml", "ecr-credential-provider"),
+        ("gcr-credential-provider.yaml", "gcr-credential-provider"),
+        ("acr-credential-provider.yaml", "acr-credential-provider"),
+    ] {
+        let config = yaml(&root().join("contrib/kubelet/openshift").join(file));
+        assert_eq!(config["apiVersion"], "kubelet.config.k8s.io/v1", "{file}");
+        assert_eq!(config["kind"], "CredentialProviderConfig", "{file}");
+        let providers = config["providers"].as_array().unwrap();
+        let names: Vec<&str> = providers
+            .iter()
+            .map(|p| p["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            names,
+            [platform_provider, "crio-credential-provider"],
+            "{file}"
+        );
+        let ours = &providers[1];
+        assert_eq!(
+            ours["apiVersion"], "credentialprovider.kubelet.k8s.io/v1",
+            "{file}"
+        );
+        assert_eq!(ours["defaultCacheDuration"], "1s", "{file}");
+        assert_eq!(
+            ours["tokenAttributes"],
+            serde_json::json!({"serviceAccountTokenAudience": "https://kubernetes.default.svc",
+                               "cacheType": "Token", "requireServiceAccount": false}),
+            "{file}"
+        );
+        assert!(
+            !ours["matchImages"].as_array().unwrap().is_empty(),
+            "{file}"
+        );
+    }
+}
+
+#[test]
 fn rendered_ignition_configs_are_valid() {
     if !have("ignition-validate", "rendered_ignition_configs_are_valid") {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    for name in MANIFESTS {
+    for name in manifests() {
         let rendered = yaml(
             &root()
                 .join("packaging/openshift")

@@ -16,10 +16,7 @@ pub fn run(
     images: &[String],
     out: &mut impl Write,
 ) -> Result<bool> {
-    let drop_in_dirs = match &sources.registries_conf_dir {
-        Some(dir) => vec![dir.clone()],
-        None => registries::standard_drop_in_dirs(),
-    };
+    let drop_in_dirs = registries::drop_in_dirs(sources.registries_conf_dir.as_deref());
     let loaded = Registries::load(&sources.registries_conf, &drop_in_dirs);
     if explain {
         explain_all(&loaded, &drop_in_dirs, images, out)?;

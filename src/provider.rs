@@ -53,10 +53,7 @@ pub fn run(settings: &Settings, input: impl Read) -> Result<String> {
     };
     let namespace = kubelet::token_namespace(token)?;
 
-    let drop_in_dirs = match &settings.sources.registries_conf_dir {
-        Some(dir) => vec![dir.clone()],
-        None => registries::standard_drop_in_dirs(),
-    };
+    let drop_in_dirs = registries::drop_in_dirs(settings.sources.registries_conf_dir.as_deref());
     let registries = Registries::load(registries_conf, &drop_in_dirs)
         .context("loading the registries configuration")?;
     let Some(registry) = registries.find(image).filter(|r| !r.mirrors.is_empty()) else {

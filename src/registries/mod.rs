@@ -11,8 +11,12 @@ use std::path::{Path, PathBuf};
 
 pub use file::Registry;
 
-/// The drop-in directories containers/image reads as root, highest priority first.
-pub fn standard_drop_in_dirs() -> Vec<PathBuf> {
+/// The drop-in directories to read, highest priority first: `configured` alone when given
+/// (`--registries-conf-dir`), else the standard ones containers/image reads as root.
+pub fn drop_in_dirs(configured: Option<&Path>) -> Vec<PathBuf> {
+    if let Some(dir) = configured {
+        return vec![dir.to_path_buf()];
+    }
     let mut dirs = Vec::with_capacity(5);
     if let Some(home) = std::env::var_os("HOME").filter(|home| !home.is_empty()) {
         dirs.push(Path::new(&home).join(".config/containers/registries.conf.d"));

@@ -135,10 +135,24 @@ fn rendered_machineconfigs_match_their_butane_sources_and_contrib() {
 
 #[test]
 fn platform_configs_keep_the_platform_provider_and_add_ours_as_openshift_does() {
-    for (file, platform_provider) in [
-        ("ecr-credential-provider.yaml", "ecr-credential-provider"),
-        ("gcr-credential-provider.yaml", "gcr-credential-provider"),
-        ("acr-credential-provider.yaml", "acr-credential-provider"),
+    for (file, expected) in [
+        (
+            "ecr-credential-provider.yaml",
+            &["ecr-credential-provider", "crio-credential-provider"][..],
+        ),
+        (
+            "gcr-credential-provider.yaml",
+            &["gcr-credential-provider", "crio-credential-provider"],
+        ),
+        (
+            "acr-credential-provider.yaml",
+            &["acr-credential-provider", "crio-credential-provider"],
+        ),
+        // Elsewhere the MCO gives kubelet no provider: ours is the only one.
+        (
+            "generic-credential-provider.yaml",
+            &["crio-credential-provider"],
+        ),
     ] {
         let config = yaml(&root().join("contrib/kubelet/openshift").join(file));
         assert_eq!(config["apiVersion"], "kubelet.config.k8s.io/v1", "{file}");
@@ -148,12 +162,8 @@ fn platform_configs_keep_the_platform_provider_and_add_ours_as_openshift_does() 
             .iter()
             .map(|p| p["name"].as_str().unwrap())
             .collect();
-        assert_eq!(
-            names,
-            [platform_provider, "crio-credential-provider"],
-            "{file}"
-        );
-        let ours = &providers[1];
+        assert_eq!(names, expected, "{file}");
+        let ours = providers.last().unwrap();
         assert_eq!(
             ours["apiVersion"], "credentialprovider.kubelet.k8s.io/v1",
             "{file}"
@@ -184,23 +194,28 @@ fn rendered_ignition_configs_are_valid() {
                 .join("packaging/openshift")
                 .join(format!("{name}.yaml")),
         );
-        let mut config = rendered["spec"]["config"].clone();
-        assert_eq!(config["ignition"]["version"], "3.4.0", "{name}");
-        // Debian's ignition-validate (2.14) knows spec 3.4 only under its pre-release name.
-        config["ignition"]["version"] = "3.4.0-experimental".into();
-        let path = dir.path().join(format!("{name}.ign"));
-        std::fs::write(&path, config.to_string()).unwrap();
-        let out = Command::new("ignition-validate")
-            .arg(&path)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{name}: ignition-validate refused it:\n{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
+        ignition_validate(&rendered, &name, dir.path());
     }
+}
+
+/// `ignition-validate` on the Ignition config of a MachineConfig.
+fn ignition_validate(machineconfig: &Value, name: &str, scratch: &Path) {
+    let mut config = machineconfig["spec"]["config"].clone();
+    assert_eq!(config["ignition"]["version"], "3.4.0", "{name}");
+    // Debian's ignition-validate (2.14) knows spec 3.4 only under its pre-release name.
+    config["ignition"]["version"] = "3.4.0-experimental".into();
+    let path = scratch.join(format!("{name}.ign"));
+    std::fs::write(&path, config.to_string()).unwrap();
+    let out = Command::new("ignition-validate")
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{name}: ignition-validate refused it:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// Whether `tool` is on the PATH; in CI a missing tool fails the test, elsewhere it skips loudly.
@@ -283,6 +298,7 @@ fn shell_scripts_are_shellcheck_clean() {
     }
     let scripts = [
         "test/openshift/e2e",
+        "packaging/openshift/generic-kubelet-machineconfig",
         "test/registry/start",
         "test/registry/stop",
         "test/demo",
@@ -296,5 +312,239 @@ fn shell_scripts_are_shellcheck_clean() {
         out.status.success(),
         "shellcheck:\n{}",
         String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+const GENERIC_SCRIPT: &str = "packaging/openshift/generic-kubelet-machineconfig";
+const DROP_IN: &str =
+    "/etc/systemd/system/kubelet.service.d/40-kubelet-crio-image-credential-provider.conf";
+
+/// Runs the generic MachineConfig generator on a kubelet.service file.
+fn generic_machineconfig(role: &str, kubelet_service: &Path) -> std::process::Output {
+    Command::new("bash")
+        .arg(root().join(GENERIC_SCRIPT))
+        .args(["--role", role, "--kubelet-service"])
+        .arg(kubelet_service)
+        .env("PATH", "/usr/bin:/bin") // no oc: the unit comes from the file
+        .output()
+        .unwrap()
+}
+
+/// The files of a generated MachineConfig, by path on the node, decoded.
+fn generated_files(role: &str, kubelet_service: &Path) -> (Value, Vec<(String, String)>) {
+    let out = generic_machineconfig(role, kubelet_service);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let machineconfig: Value = serde_saphyr::from_str(std::str::from_utf8(&out.stdout).unwrap())
+        .expect("the generator prints one MachineConfig");
+    let files = machineconfig["spec"]["config"]["storage"]["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|file| {
+            assert_eq!(file["mode"], 0o644);
+            assert_eq!(file["overwrite"], true);
+            let contents = decode_data_url(file["contents"]["source"].as_str().unwrap());
+            (
+                file["path"].as_str().unwrap().to_string(),
+                String::from_utf8(contents).unwrap(),
+            )
+        })
+        .collect();
+    (machineconfig, files)
+}
+
+/// The `ExecStart=` of a unit with its continuation lines, as written.
+fn exec_start(unit: &str) -> String {
+    let mut lines = unit.lines().skip_while(|l| !l.starts_with("ExecStart="));
+    let mut block = Vec::new();
+    for line in lines.by_ref() {
+        block.push(line);
+        if !line.ends_with('\\') {
+            break;
+        }
+    }
+    block.join("\n")
+}
+
+#[test]
+fn generic_machineconfig_runs_kubelets_own_command_with_the_credential_provider_flags() {
+    for role in ["worker", "master"] {
+        let fixture = root().join(format!("test/data/openshift/kubelet-{role}.service"));
+        let unit = std::fs::read_to_string(&fixture).unwrap();
+        let (machineconfig, files) = generated_files(role, &fixture);
+        assert_eq!(
+            machineconfig["metadata"]["name"],
+            format!("99-{role}-crio-credential-provider-generic")
+        );
+        assert_eq!(
+            machineconfig["metadata"]["labels"]["machineconfiguration.openshift.io/role"],
+            role
+        );
+        let paths: Vec<&str> = files.iter().map(|(path, _)| path.as_str()).collect();
+        assert_eq!(
+            paths,
+            [
+                "/etc/kubernetes/credential-providers/generic-credential-provider.yaml",
+                DROP_IN
+            ]
+        );
+        assert_eq!(
+            files[0].1,
+            std::fs::read_to_string(contrib_file(&files[0].0)).unwrap()
+        );
+        let drop_in = &files[1].1;
+        let expected = format!(
+            "[Service]\n\
+             ExecStartPre=-/bin/sh -c 'echo \"{}  /etc/systemd/system/kubelet.service\" | sha256sum --check --status || echo \"{DROP_IN} was made from another kubelet.service: regenerate it with generic-kubelet-machineconfig\" >&2'\n\
+             ExecStart=\n\
+             {} \\\n        \
+             --image-credential-provider-bin-dir=/usr/libexec/kubelet-image-credential-provider-plugins \\\n        \
+             --image-credential-provider-config=/etc/kubernetes/credential-providers/generic-credential-provider.yaml\n",
+            sha256_hex(unit.as_bytes()),
+            exec_start(&unit),
+        );
+        let body = drop_in
+            .split_once("[Service]\n")
+            .map(|(_, body)| format!("[Service]\n{body}"))
+            .unwrap();
+        assert_eq!(body, expected, "{role}");
+        systemd_verify(&unit, drop_in, role);
+        if have(
+            "ignition-validate",
+            "generic_machineconfig_runs_kubelets_own_command_with_the_credential_provider_flags",
+        ) {
+            let dir = tempfile::tempdir().unwrap();
+            ignition_validate(&machineconfig, role, dir.path());
+        }
+    }
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// systemd itself loads kubelet.service with the drop-in (`systemd-analyze verify`): without the
+/// `ExecStart=` reset it refuses a notify service with two commands. The MCO's executables and
+/// the units kubelet requires do not exist here, so stand-ins take their place.
+fn systemd_verify(unit: &str, drop_in: &str, role: &str) {
+    if !have("systemd-analyze", "systemd_verify") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let here = |text: &str| text.replace("/usr/local/bin/kubenswrapper", "/bin/true");
+    std::fs::write(dir.path().join("kubelet.service"), here(unit)).unwrap();
+    std::fs::create_dir(dir.path().join("kubelet.service.d")).unwrap();
+    std::fs::write(
+        dir.path()
+            .join("kubelet.service.d")
+            .join(Path::new(DROP_IN).file_name().unwrap()),
+        here(drop_in),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("crio.service"),
+        "[Service]\nExecStart=/bin/true\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("kubelet-dependencies.target"),
+        "[Unit]\nDescription=stand-in\n",
+    )
+    .unwrap();
+    let out = Command::new("systemd-analyze")
+        .args(["verify", "--man=no"])
+        .arg(dir.path().join("kubelet.service"))
+        .env("SYSTEMD_UNIT_PATH", format!("{}:", dir.path().display()))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success() && out.stderr.is_empty(),
+        "{role}: systemd-analyze verify:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn generic_drop_in_warns_in_kubelets_journal_once_kubelet_service_changed() {
+    let fixture = root().join("test/data/openshift/kubelet-worker.service");
+    let (_, files) = generated_files("worker", &fixture);
+    let check = files[1]
+        .1
+        .lines()
+        .find_map(|l| l.strip_prefix("ExecStartPre=-"))
+        .expect("the drop-in's check");
+    let node = tempfile::tempdir().unwrap();
+    let installed = node.path().join("kubelet.service");
+    let run = || {
+        let script = check.replace(
+            "/etc/systemd/system/kubelet.service\"",
+            &format!("{}\"", installed.display()),
+        );
+        Command::new("sh").arg("-c").arg(script).output().unwrap()
+    };
+    std::fs::copy(&fixture, &installed).unwrap();
+    let same = run();
+    assert!(same.status.success() && same.stderr.is_empty(), "{same:?}");
+    let mut updated = std::fs::read_to_string(&fixture).unwrap();
+    updated.push_str("# the next release\n");
+    std::fs::write(&installed, updated).unwrap();
+    let changed = run();
+    assert!(
+        changed.status.success(),
+        "kubelet still starts: {changed:?}"
+    );
+    assert_eq!(
+        String::from_utf8(changed.stderr).unwrap(),
+        format!(
+            "{DROP_IN} was made from another kubelet.service: regenerate it with generic-kubelet-machineconfig\n"
+        )
+    );
+}
+
+#[test]
+fn generic_machineconfig_refuses_a_kubelet_that_already_has_credential_provider_flags() {
+    let unit = std::fs::read_to_string(root().join("test/data/openshift/kubelet-worker.service"))
+        .unwrap()
+        .replace(
+            "      --cloud-provider= \\\n       \\\n",
+            "      --cloud-provider=external \\\n      --image-credential-provider-bin-dir=/usr/libexec/kubelet-image-credential-provider-plugins --image-credential-provider-config=/etc/kubernetes/credential-providers/ecr-credential-provider.yaml \\\n",
+        );
+    let dir = tempfile::tempdir().unwrap();
+    let aws = dir.path().join("kubelet.service");
+    std::fs::write(&aws, unit).unwrap();
+    let out = generic_machineconfig("worker", &aws);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty(), "nothing half written");
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        stderr.starts_with("generic-kubelet-machineconfig: ")
+            && stderr.contains("already runs with --image-credential-provider-* flags")
+            && stderr.lines().count() == 1,
+        "{stderr}"
+    );
+}
+
+#[test]
+fn generic_machineconfig_refuses_a_unit_without_exactly_one_exec_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let unit = dir.path().join("kubelet.service");
+    std::fs::write(&unit, "[Service]\nType=notify\nExecStartPre=/bin/true\n").unwrap();
+    let out = generic_machineconfig("worker", &unit);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    assert_eq!(
+        String::from_utf8(out.stderr).unwrap(),
+        format!(
+            "generic-kubelet-machineconfig: {}: kubelet.service must have exactly one ExecStart= in [Service]\n",
+            unit.display()
+        )
     );
 }

@@ -19,7 +19,8 @@ pub struct Registry {
     pub blocked: bool,
 }
 
-/// A file as written. `stream::read` fills it for the common shapes, the TOML deserializer for all.
+/// A file as written: the TOML deserializer fills it; `stream::read` fills all of it but the
+/// entries, which it hands over one at a time.
 #[derive(Deserialize, Default, Debug, PartialEq)]
 #[serde(rename_all = "kebab-case")]
 pub(super) struct RawFile {
@@ -86,27 +87,69 @@ pub(super) struct RawMirror {
     pub pull_from_mirror: String,
 }
 
-#[cfg(test)]
-/// `read` then `validate`, as `Registries::load` does for each file.
-pub fn parse(text: &str, drop_in: bool) -> Result<Vec<Registry>, String> {
-    validate(read(text)?, drop_in)
+/// Reads and validates one file: the stream reader when it can, else the TOML deserializer on the
+/// whole text, which `reread` reads again. The error is the reason alone; the caller adds the path.
+pub(super) fn load(
+    input: impl std::io::Read,
+    reread: impl FnOnce() -> std::io::Result<String>,
+    drop_in: bool,
+) -> Result<Vec<Registry>, String> {
+    let mut entries = Entries::default();
+    let streamed =
+        super::stream::read(input, &mut |raw| entries.push(raw)).map_err(|e| e.to_string())?;
+    let rest = match streamed {
+        Some(rest) => rest,
+        None => {
+            // The full parser decides; what the stream reader handed over so far goes.
+            entries = Entries::default();
+            let text = reread().map_err(|e| e.to_string())?;
+            let mut raw: RawFile = toml::from_str(&text).map_err(|e| toml_error(&text, &e))?;
+            for registry in std::mem::take(&mut raw.registry) {
+                entries.push(registry);
+            }
+            raw
+        }
+    };
+    validate(entries, rest, drop_in)
 }
 
-/// The file as written, not validated yet. It owns its strings, so the text can go.
-pub(super) fn read(text: &str) -> Result<RawFile, String> {
-    match super::stream::read(text) {
-        Some(raw) => Ok(raw),
-        None => toml::from_str(text).map_err(|e| toml_error(text, &e)),
+#[cfg(test)]
+/// `load` of a text.
+pub fn parse(text: &str, drop_in: bool) -> Result<Vec<Registry>, String> {
+    load(text.as_bytes(), || Ok(text.to_string()), drop_in)
+}
+
+/// The `[[registry]]` entries of a file, validated one at a time as they are read, so that a large
+/// file's raw entries are never all held; the first invalid one stops the keeping.
+#[derive(Default)]
+struct Entries {
+    registries: Vec<Registry>,
+    insecure: Vec<bool>,
+    first_error: Option<String>,
+}
+
+impl Entries {
+    fn push(&mut self, raw: RawRegistry) {
+        if self.first_error.is_some() {
+            return;
+        }
+        let insecure = raw.insecure;
+        match validate_registry(raw) {
+            Ok(registry) => {
+                self.registries.push(registry);
+                self.insecure.push(insecure);
+            }
+            Err(reason) => self.first_error = Some(reason),
+        }
     }
 }
 
-/// Validates one file as read and returns its registry entries, unique by prefix (the first
-/// entry of a prefix wins) and sorted by prefix. Search registries, short-name mode and aliases are
+/// Validates a file as read and returns its registry entries, unique by prefix (the first entry of
+/// a prefix wins) and sorted by prefix. Search registries, short-name mode and aliases are
 /// validated as containers/image does (a mistake there fails the whole configuration for CRI-O
-/// too) but not kept: they have no bearing on mirrors. The error is the reason alone; the caller
-/// adds the path.
-pub(super) fn validate(raw: RawFile, drop_in: bool) -> Result<Vec<Registry>, String> {
-    let v1 = &raw.registries;
+/// too) but not kept: they have no bearing on mirrors. The checks come in containers/image's order.
+fn validate(entries: Entries, rest: RawFile, drop_in: bool) -> Result<Vec<Registry>, String> {
+    let v1 = &rest.registries;
     if [&v1.search, &v1.insecure, &v1.block]
         .iter()
         .any(|list| list.registries.is_some())
@@ -117,20 +160,27 @@ pub(super) fn validate(raw: RawFile, drop_in: bool) -> Result<Vec<Registry>, Str
             "registries.conf must be in v2 format but is in v1".to_string()
         });
     }
-    let registries = validate_registries(raw.registry)?;
-    for registry in &raw.unqualified_search_registries {
+    if let Some(reason) = entries.first_error {
+        return Err(reason);
+    }
+    let mut registries = entries.registries;
+    check_conflicts(&registries, &entries.insecure)?;
+    // Within a file the first entry of a prefix wins; later ones could never match.
+    registries.sort_by(|a, b| a.prefix.cmp(&b.prefix)); // stable: keeps file order per prefix
+    registries.dedup_by(|later, first| later.prefix == first.prefix);
+    for registry in &rest.unqualified_search_registries {
         validate_search_registry(registry)?;
     }
     if !matches!(
-        raw.short_name_mode.as_str(),
+        rest.short_name_mode.as_str(),
         "" | "disabled" | "enforcing" | "permissive"
     ) {
         return Err(format!(
             "invalid short-name mode: {:?}",
-            raw.short_name_mode
+            rest.short_name_mode
         ));
     }
-    validate_aliases(&raw.aliases)?;
+    validate_aliases(&rest.aliases)?;
     Ok(registries)
 }
 
@@ -170,69 +220,60 @@ fn validate_search_registry(input: &str) -> Result<(), String> {
 
 const PULL_FROM_MIRROR_VALUES: [&str; 4] = ["", "all", "digest-only", "tag-only"];
 
-fn validate_registries(raw: Vec<RawRegistry>) -> Result<Vec<Registry>, String> {
-    let mut registries = Vec::with_capacity(raw.len());
-    let mut insecure = Vec::with_capacity(raw.len());
-    for entry in raw {
-        let location = location(entry.location)?;
-        let prefix = if entry.prefix.is_empty() {
-            if location.is_empty() {
-                return Err("invalid condition: both location and prefix are unset".to_string());
-            }
-            location.clone()
-        } else {
-            let prefix = self::location(entry.prefix)?;
-            if !prefix.starts_with("*.") && location.is_empty() {
-                return Err(format!(
-                    "invalid condition: location is unset and prefix {prefix:?} is not in the format *.example.com"
-                ));
-            }
-            prefix
-        };
-        if !entry.pull_from_mirror.is_empty() {
+/// One `[[registry]]` entry: `parseLocation` of its locations and the settings that must agree.
+fn validate_registry(entry: RawRegistry) -> Result<Registry, String> {
+    let location = location(entry.location)?;
+    let prefix = if entry.prefix.is_empty() {
+        if location.is_empty() {
+            return Err("invalid condition: both location and prefix are unset".to_string());
+        }
+        location.clone()
+    } else {
+        let prefix = self::location(entry.prefix)?;
+        if !prefix.starts_with("*.") && location.is_empty() {
             return Err(format!(
-                "pull-from-mirror must not be set for a non-mirror registry {prefix:?}"
+                "invalid condition: location is unset and prefix {prefix:?} is not in the format *.example.com"
             ));
         }
-        let mut mirrors = Vec::with_capacity(entry.mirror.len());
-        for mirror in entry.mirror {
-            let mirror_location = self::location(mirror.location)?;
-            if mirror_location.is_empty() {
-                return Err(format!(
-                    "invalid condition: mirror location is unset (registry {prefix:?})"
-                ));
-            }
-            if entry.mirror_by_digest_only && !mirror.pull_from_mirror.is_empty() {
-                return Err(format!(
-                    "cannot set mirror-by-digest-only for the registry {prefix:?} and pull-from-mirror for its mirror {mirror_location:?} at the same time"
-                ));
-            }
-            if !PULL_FROM_MIRROR_VALUES.contains(&mirror.pull_from_mirror.as_str()) {
-                return Err(format!(
-                    "unsupported pull-from-mirror value {:?} for mirror {mirror_location:?}",
-                    mirror.pull_from_mirror
-                ));
-            }
-            mirrors.push(mirror_location);
-        }
-        if prefix.starts_with("*.") && prefix.contains(['/', '@', ':']) {
-            return Err(format!(
-                "wildcarded prefix should be in the format *.example.com, not {prefix:?}"
-            ));
-        }
-        registries.push(Registry {
-            prefix,
-            location,
-            mirrors,
-            blocked: entry.blocked,
-        });
-        insecure.push(entry.insecure);
+        prefix
+    };
+    if !entry.pull_from_mirror.is_empty() {
+        return Err(format!(
+            "pull-from-mirror must not be set for a non-mirror registry {prefix:?}"
+        ));
     }
-    check_conflicts(&registries, &insecure)?;
-    // Within a file the first entry of a prefix wins; later ones could never match.
-    registries.sort_by(|a, b| a.prefix.cmp(&b.prefix)); // stable: keeps file order per prefix
-    registries.dedup_by(|later, first| later.prefix == first.prefix);
-    Ok(registries)
+    let mut mirrors = Vec::with_capacity(entry.mirror.len());
+    for mirror in entry.mirror {
+        let mirror_location = self::location(mirror.location)?;
+        if mirror_location.is_empty() {
+            return Err(format!(
+                "invalid condition: mirror location is unset (registry {prefix:?})"
+            ));
+        }
+        if entry.mirror_by_digest_only && !mirror.pull_from_mirror.is_empty() {
+            return Err(format!(
+                "cannot set mirror-by-digest-only for the registry {prefix:?} and pull-from-mirror for its mirror {mirror_location:?} at the same time"
+            ));
+        }
+        if !PULL_FROM_MIRROR_VALUES.contains(&mirror.pull_from_mirror.as_str()) {
+            return Err(format!(
+                "unsupported pull-from-mirror value {:?} for mirror {mirror_location:?}",
+                mirror.pull_from_mirror
+            ));
+        }
+        mirrors.push(mirror_location);
+    }
+    if prefix.starts_with("*.") && prefix.contains(['/', '@', ':']) {
+        return Err(format!(
+            "wildcarded prefix should be in the format *.example.com, not {prefix:?}"
+        ));
+    }
+    Ok(Registry {
+        prefix,
+        location,
+        mirrors,
+        blocked: entry.blocked,
+    })
 }
 
 /// Entries of one location (of one prefix, for a wildcard without location) must agree on
@@ -461,6 +502,24 @@ mod tests {
         assert_eq!(
             registries("colour = 1\n[[registry]]\nlocation = \"a.io\"\nshade = 2\n").len(),
             1
+        );
+    }
+
+    #[test]
+    fn a_file_the_stream_reader_gives_up_on_midway_is_read_whole_by_the_deserializer() {
+        let text = "[[registry]]\nlocation = \"a.io\"\n[[registry]]\nlocation = \"b.io\"\n\
+                    [[registry]]\nlocation = \"c.io\"\nmirror = [{location = \"m.io\"}]\n";
+        let read: Vec<(String, Vec<String>)> = registries(text)
+            .into_iter()
+            .map(|r| (r.location, r.mirrors))
+            .collect();
+        assert_eq!(
+            read,
+            [
+                ("a.io".to_string(), vec![]),
+                ("b.io".to_string(), vec![]),
+                ("c.io".to_string(), vec!["m.io".to_string()])
+            ]
         );
     }
 }

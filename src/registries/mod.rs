@@ -152,18 +152,17 @@ fn io_error(path: &Path, error: &std::io::Error) -> LoadError {
 /// Reads and validates one file. A drop-in removed between listing and reading (or a dangling
 /// link) is skipped, as containers/image skips it: `None`.
 fn load_file(path: &Path, drop_in: bool) -> Result<Option<Vec<Registry>>, LoadError> {
-    let text = match std::fs::read_to_string(path) {
-        Ok(text) => text,
+    let input = match std::fs::File::open(path) {
+        Ok(input) => input,
         Err(e) if drop_in && e.kind() == ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(io_error(path, &e)),
     };
-    let invalid = |reason| LoadError {
-        path: path.to_path_buf(),
-        reason,
-    };
-    let raw = file::read(&text).map_err(invalid)?;
-    drop(text); // the raw entries own their strings: do not hold both at the peak
-    file::validate(raw, drop_in).map(Some).map_err(invalid)
+    file::load(input, || std::fs::read_to_string(path), drop_in)
+        .map(Some)
+        .map_err(|reason| LoadError {
+            path: path.to_path_buf(),
+            reason,
+        })
 }
 
 /// The drop-in files to load, in load order.

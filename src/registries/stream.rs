@@ -1,13 +1,15 @@
 //! A streaming reader for registries.conf as it is written in practice: the table headers
 //! `[[registry]]`, `[[registry.mirror]]`, `[aliases]` and the V1 `[registries.*]` ones, and lines of
-//! `key = scalar` or `key = [scalars]`. It fills the same `RawFile` the TOML deserializer does,
-//! from `toml_parser` events, segment by segment, without building a TOML document: a 10,000-entry
-//! file takes a fraction of the time and memory. Anything else (dotted keys, inline tables, other
-//! tables, a duplicate key, a value of the wrong type, a syntax error) makes it give up, and the
-//! full TOML deserializer decides, with its error messages.
+//! `key = scalar` or `key = [scalars]`. It reads what the TOML deserializer reads into `RawFile`,
+//! from `toml_parser` events, a chunk of the file and a segment (one table header and its keys) at a
+//! time, handing each registry entry over as soon as it is complete and never building a TOML
+//! document: a 10,000-entry file takes a fraction of the time and memory. Anything else (dotted
+//! keys, inline tables, other tables, a duplicate key, a value of the wrong type, a syntax error,
+//! invalid UTF-8) makes it give up, and the full TOML deserializer decides, with its error messages.
 
 use std::borrow::Cow;
 use std::collections::HashSet;
+use std::io::{ErrorKind, Read};
 
 use toml_parser::decoder::{Encoding, ScalarKind};
 use toml_parser::lexer::{Token, TokenKind};
@@ -16,41 +18,126 @@ use toml_parser::{ErrorSink, ParseError, Source, Span};
 
 use super::file::{RawFile, RawMirror, RawRegistry};
 
-/// `Some` when the whole text was read; `None` when the full parser must decide.
-pub(super) fn read(text: &str) -> Option<RawFile> {
-    let source = Source::new(text);
-    let mut reader = Reader::new(source);
-    let mut segment: Vec<Token> = Vec::with_capacity(64);
-    let mut depth = 0usize;
-    let mut line_start = true;
-    for token in source.lex() {
-        let kind = token.kind();
-        // A table header at the start of a line, outside any array, begins a new segment: the
-        // parser only ever holds one header and its keys.
-        if kind == TokenKind::LeftSquareBracket && depth == 0 && line_start && !segment.is_empty() {
-            reader.parse(&segment)?;
-            segment.clear();
-        }
-        match kind {
-            TokenKind::LeftSquareBracket | TokenKind::LeftCurlyBracket => depth += 1,
-            TokenKind::RightSquareBracket | TokenKind::RightCurlyBracket => {
-                depth = depth.checked_sub(1)?
-            }
-            _ => {}
-        }
-        line_start = match kind {
-            TokenKind::Newline => true,
-            TokenKind::Whitespace => line_start,
-            _ => false,
-        };
-        segment.push(token);
-    }
-    reader.parse(&segment)?;
-    reader.finish()
+/// How much of the file is read at a time: only the segments not parsed yet are held.
+const CHUNK: usize = 64 * 1024;
+
+/// Reads `input` a chunk at a time and hands each `[[registry]]` entry to `on_registry` once it is
+/// complete, so that neither the text nor the raw entries of a large file are ever all held.
+/// `Some(rest)`: everything else the file says. `None`: the full parser must decide (entries already
+/// handed over are then to be discarded).
+pub(super) fn read(
+    input: impl Read,
+    on_registry: &mut dyn FnMut(RawRegistry),
+) -> std::io::Result<Option<RawFile>> {
+    read_in_chunks(input, CHUNK, on_registry)
 }
 
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+fn read_in_chunks(
+    mut input: impl Read,
+    chunk: usize,
+    on_registry: &mut dyn FnMut(RawRegistry),
+) -> std::io::Result<Option<RawFile>> {
+    let mut state = State::default();
+    let mut pending: Vec<u8> = Vec::with_capacity(chunk);
+    loop {
+        let held = pending.len();
+        pending.resize(held + chunk, 0);
+        let read = loop {
+            match input.read(&mut pending[held..]) {
+                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                result => break result?,
+            }
+        };
+        pending.truncate(held + read);
+        let at_end = read == 0;
+        // A chunk may end inside a UTF-8 sequence: that tail waits for the next one.
+        let valid = match std::str::from_utf8(&pending) {
+            Ok(text) => text.len(),
+            Err(e) if e.error_len().is_none() && !at_end => e.valid_up_to(),
+            Err(_) => return Ok(None),
+        };
+        let text = std::str::from_utf8(&pending[..valid]).expect("checked above");
+        let Some(parsed) = state.read_segments(text, at_end) else {
+            return Ok(None);
+        };
+        state.done.drain(..).for_each(&mut *on_registry);
+        pending.drain(..parsed);
+        if at_end {
+            return Ok(state.finish(on_registry));
+        }
+    }
+}
+
+/// What outlives a chunk: the file so far, the table being filled, the entry being read.
+#[derive(Default)]
+struct State {
+    file: RawFile,
+    table: Table,
+    /// The standard tables seen: TOML forbids repeating one.
+    tables: HashSet<Table>,
+    /// The `[[registry]]` being read (its mirrors follow it), and those complete.
+    current: Option<RawRegistry>,
+    done: Vec<RawRegistry>,
+    gave_up: bool,
+}
+
+impl State {
+    /// Parses the complete segments of `text` (all of it `at_end`) and says how many bytes that
+    /// was; the rest begins a segment and is read again with what follows it.
+    fn read_segments(&mut self, text: &str, at_end: bool) -> Option<usize> {
+        let source = Source::new(text);
+        let mut reader = Reader::new(source, self);
+        let mut segment: Vec<Token> = Vec::with_capacity(64);
+        let mut segment_start = 0;
+        let mut depth = 0usize;
+        let mut line_start = true;
+        for token in source.lex() {
+            let kind = token.kind();
+            // A table header at the start of a line, outside any array, begins a new segment: the
+            // parser only ever holds one header and its keys.
+            if kind == TokenKind::LeftSquareBracket
+                && depth == 0
+                && line_start
+                && !segment.is_empty()
+            {
+                reader.parse(&segment)?;
+                segment.clear();
+                segment_start = token.span().start();
+            }
+            match kind {
+                TokenKind::LeftSquareBracket | TokenKind::LeftCurlyBracket => depth += 1,
+                TokenKind::RightSquareBracket | TokenKind::RightCurlyBracket => {
+                    depth = depth.checked_sub(1)?
+                }
+                _ => {}
+            }
+            line_start = match kind {
+                TokenKind::Newline => true,
+                TokenKind::Whitespace => line_start,
+                _ => false,
+            };
+            segment.push(token);
+        }
+        if !at_end {
+            return Some(segment_start);
+        }
+        reader.parse(&segment)?;
+        Some(text.len())
+    }
+
+    fn finish(mut self, on_registry: &mut dyn FnMut(RawRegistry)) -> Option<RawFile> {
+        if self.gave_up {
+            return None;
+        }
+        self.done.extend(self.current.take());
+        self.done.drain(..).for_each(on_registry);
+        Some(self.file)
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
 enum Table {
+    #[default]
     Root,
     Registry,
     Mirror,
@@ -71,47 +158,40 @@ enum Value<'i> {
     Array(Vec<Scalar<'i>>),
 }
 
-struct Reader<'i> {
+/// Receives the parser's events for the segments of one chunk.
+struct Reader<'i, 's> {
     source: Source<'i>,
-    file: RawFile,
-    table: Table,
+    state: &'s mut State,
     /// Keys of the header being read, or of the key being assigned.
     header: Option<Vec<Cow<'i, str>>>,
     key: Option<Cow<'i, str>>,
     array: Option<Vec<Scalar<'i>>>,
-    /// Keys assigned in the current table, and the standard tables seen: TOML forbids repeats.
+    /// Keys assigned in the current table: TOML forbids repeats. (A chunk starts at a table
+    /// header, so they never span two.)
     keys: HashSet<Cow<'i, str>>,
-    tables: HashSet<Table>,
-    gave_up: bool,
 }
 
-impl<'i> Reader<'i> {
-    fn new(source: Source<'i>) -> Self {
+impl<'i, 's> Reader<'i, 's> {
+    fn new(source: Source<'i>, state: &'s mut State) -> Self {
         Reader {
             source,
-            file: RawFile::default(),
-            table: Table::Root,
+            state,
             header: None,
             key: None,
             array: None,
             keys: HashSet::new(),
-            tables: HashSet::new(),
-            gave_up: false,
         }
     }
 
     fn parse(&mut self, tokens: &[Token]) -> Option<()> {
         let mut error: Option<ParseError> = None;
         toml_parser::parser::parse_document(tokens, self, &mut error);
-        (error.is_none() && !self.gave_up).then_some(())
-    }
-
-    fn finish(self) -> Option<RawFile> {
-        (!self.gave_up && self.header.is_none() && self.key.is_none()).then_some(self.file)
+        let complete = self.header.is_none() && self.key.is_none() && self.array.is_none();
+        (error.is_none() && complete && !self.state.gave_up).then_some(())
     }
 
     fn give_up(&mut self) {
-        self.gave_up = true;
+        self.state.gave_up = true;
     }
 
     fn decode_key(&mut self, span: Span, encoding: Option<Encoding>) -> Option<Cow<'i, str>> {
@@ -140,13 +220,18 @@ impl<'i> Reader<'i> {
     fn open_table(&mut self, array: bool) {
         let header = self.header.take().unwrap_or_default();
         let path: Vec<&str> = header.iter().map(|k| k.as_ref()).collect();
+        let state = &mut *self.state;
         let table = match (array, path.as_slice()) {
             (true, ["registry"]) => {
-                self.file.registry.push(RawRegistry::default());
+                state
+                    .done
+                    .extend(state.current.replace(RawRegistry::default()));
                 Table::Registry
             }
-            (true, ["registry", "mirror"]) => match self.file.registry.last_mut() {
+            (true, ["registry", "mirror"]) => match &mut state.current {
                 Some(registry) => {
+                    // Most entries have one mirror; a first push would reserve room for four.
+                    registry.mirror.reserve_exact(1);
                     registry.mirror.push(RawMirror::default());
                     Table::Mirror
                 }
@@ -158,10 +243,10 @@ impl<'i> Reader<'i> {
             (false, ["registries", "block"]) => Table::V1Block,
             _ => return self.give_up(),
         };
-        if !array && !self.tables.insert(table) {
+        if !array && !self.state.tables.insert(table) {
             return self.give_up();
         }
-        self.table = table;
+        self.state.table = table;
         self.keys.clear();
     }
 
@@ -172,24 +257,21 @@ impl<'i> Reader<'i> {
         if !self.keys.insert(key.clone()) {
             return self.give_up(); // a duplicate key: the full parser reports it
         }
-        let ok = match self.table {
-            Table::Root => assign_root(&mut self.file, &key, value),
-            Table::Registry => match self.file.registry.last_mut() {
+        let state = &mut *self.state;
+        let ok = match state.table {
+            Table::Root => assign_root(&mut state.file, &key, value),
+            Table::Registry => match &mut state.current {
                 Some(registry) => assign_registry(registry, &key, value),
                 None => false,
             },
-            Table::Mirror => match self
-                .file
-                .registry
-                .last_mut()
-                .and_then(|r| r.mirror.last_mut())
-            {
+            Table::Mirror => match state.current.as_mut().and_then(|r| r.mirror.last_mut()) {
                 Some(mirror) => assign_mirror(mirror, &key, value),
                 None => false,
             },
             Table::Aliases => match value {
                 Value::Scalar(Scalar::String(alias)) => {
-                    self.file
+                    state
+                        .file
                         .aliases
                         .insert(key.into_owned(), alias.into_owned());
                     true
@@ -197,10 +279,10 @@ impl<'i> Reader<'i> {
                 _ => false,
             },
             Table::V1Search | Table::V1Insecure | Table::V1Block => {
-                let list = match self.table {
-                    Table::V1Search => &mut self.file.registries.search,
-                    Table::V1Insecure => &mut self.file.registries.insecure,
-                    _ => &mut self.file.registries.block,
+                let list = match state.table {
+                    Table::V1Search => &mut state.file.registries.search,
+                    Table::V1Insecure => &mut state.file.registries.insecure,
+                    _ => &mut state.file.registries.block,
                 };
                 match (key.as_ref(), value) {
                     ("registries", value) => {
@@ -288,7 +370,7 @@ fn assign_mirror(mirror: &mut RawMirror, key: &str, value: Value<'_>) -> bool {
     }
 }
 
-impl<'i> EventReceiver for Reader<'i> {
+impl EventReceiver for Reader<'_, '_> {
     fn std_table_open(&mut self, _span: Span, _error: &mut dyn ErrorSink) {
         self.header = Some(Vec::new());
     }
@@ -366,19 +448,34 @@ mod tests {
         toml::from_str(text).ok()
     }
 
-    /// What the stream reader returns must be what the deserializer returns.
+    /// The stream reader's file, with the entries it handed over put back in.
+    fn streamed(text: &str, chunk: usize) -> Option<RawFile> {
+        let mut registries = Vec::new();
+        let mut rest =
+            read_in_chunks(text.as_bytes(), chunk, &mut |raw| registries.push(raw)).unwrap()?;
+        rest.registry = registries;
+        Some(rest)
+    }
+
+    /// What the stream reader returns must be what the deserializer returns, wherever the chunks
+    /// end.
     fn agrees(text: &str) -> bool {
-        match read(text) {
-            Some(streamed) => {
-                assert_eq!(
-                    Some(&streamed),
-                    full(text).as_ref(),
-                    "stream and deserializer disagree on:\n{text}"
-                );
-                true
-            }
-            None => false,
+        let Some(whole) = streamed(text, CHUNK) else {
+            return false;
+        };
+        assert_eq!(
+            Some(&whole),
+            full(text).as_ref(),
+            "stream and deserializer disagree on:\n{text}"
+        );
+        for chunk in 1..=24 {
+            assert_eq!(
+                streamed(text, chunk).as_ref(),
+                Some(&whole),
+                "chunks of {chunk} bytes change what is read from:\n{text}"
+            );
         }
+        true
     }
 
     #[test]
@@ -458,7 +555,7 @@ mod tests {
             "[aliases]\nx = 1\n",
         ] {
             assert!(
-                read(text).is_none(),
+                streamed(text, CHUNK).is_none() && streamed(text, 5).is_none(),
                 "expected the stream reader to give up on:\n{text}"
             );
         }
@@ -472,6 +569,32 @@ mod tests {
                 "[[registry]]\nprefix = \"r{i}.io/team\"\nlocation = \"r{i}.io/team\"\n[[registry.mirror]]\nlocation = \"m{i}.io/team\"\n"
             ));
         }
-        assert!(agrees(&text));
+        assert_eq!(streamed(&text, CHUNK), full(&text));
+        assert_eq!(streamed(&text, 4096), full(&text));
+    }
+
+    #[test]
+    fn chunks_may_end_inside_a_character_or_a_multi_line_string() {
+        for text in [
+            "[[registry]]\nlocation = \"r\u{e9}gistre.example/\u{1f433}\"\n[[registry]]\nlocation = \"b\"\n",
+            "[aliases]\n\"a\" = \"\"\"\n[[registry]]\nlocation = \"x\"\n\"\"\"\n[[registry]]\nlocation = \"y\"\n",
+            "unqualified-search-registries = [\n\"a.io\",\n[\"b\"],\n]\n",
+        ] {
+            let whole = streamed(text, CHUNK);
+            assert_eq!(whole, full(text).filter(|_| whole.is_some()), "{text}");
+            for chunk in 1..=24 {
+                assert_eq!(streamed(text, chunk), whole, "chunks of {chunk}:\n{text}");
+            }
+        }
+    }
+
+    #[test]
+    fn invalid_utf8_is_left_to_the_deserializer() {
+        let mut text = b"[[registry]]\nlocation = \"".to_vec();
+        text.extend([0xff, b'"', b'\n']);
+        for chunk in [1, 2, 3, CHUNK] {
+            let out = read_in_chunks(&text[..], chunk, &mut |_| {}).unwrap();
+            assert!(out.is_none(), "chunks of {chunk}");
+        }
     }
 }

@@ -9,7 +9,7 @@
 
 use std::borrow::Cow;
 use std::collections::HashSet;
-use std::io::{ErrorKind, Read};
+use std::io::Read;
 
 use toml_parser::decoder::{Encoding, ScalarKind};
 use toml_parser::lexer::{Token, TokenKind};
@@ -40,16 +40,10 @@ fn read_in_chunks(
     let mut state = State::default();
     let mut pending: Vec<u8> = Vec::with_capacity(chunk);
     loop {
-        let held = pending.len();
-        pending.resize(held + chunk, 0);
-        let read = loop {
-            match input.read(&mut pending[held..]) {
-                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-                result => break result?,
-            }
-        };
-        pending.truncate(held + read);
-        let at_end = read == 0;
+        // Appended as read, never zero-filled; a short chunk is the end, so a small file (the
+        // usual one) is read and lexed in one pass.
+        let read = (&mut input).take(chunk as u64).read_to_end(&mut pending)?;
+        let at_end = read < chunk;
         // A chunk may end inside a UTF-8 sequence: that tail waits for the next one.
         let valid = match std::str::from_utf8(&pending) {
             Ok(text) => text.len(),

@@ -211,6 +211,17 @@ impl AuthDir {
         Ok(())
     }
 
+    /// Removes the pending auth file `name`, if there is one; returns whether there was.
+    pub fn remove(&self, name: &str) -> Result<bool> {
+        match unlinkat(&self.fd, name, UnlinkatFlags::NoRemoveDir) {
+            Ok(()) => Ok(true),
+            Err(Errno::ENOENT) => Ok(false),
+            Err(e) => {
+                Err(e).with_context(|| format!("removing {}", self.path.join(name).display()))
+            }
+        }
+    }
+
     /// The SELinux context auth files must get: `configured`, else the directory's own. `None` when
     /// SELinux is disabled.
     pub fn expected_context(

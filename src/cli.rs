@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail, ensure};
 
+use crate::kube::pull_secrets::SecretsFrom;
+
 /// The registries.conf default; `make REGISTRIES_CONF=/path` bakes another one in.
 pub const DEFAULT_REGISTRIES_CONF: &str =
     match option_env!("CRIO_CREDENTIAL_PROVIDER_REGISTRIES_CONF") {
@@ -28,7 +30,9 @@ Flags:
   --api-server URL              the API server (default: from apiserver-url.env, else the kubeconfig)
   --ca-file PATH                PEM CA bundle to verify the API server with
   --insecure-skip-tls-verify    do not verify the API server (the Go implementation's behaviour)
-  --api-timeout DURATION        deadline for listing secrets (default: 20s)
+  --api-timeout DURATION        deadline for reading pull secrets (default: 20s)
+  --secrets-from SOURCE         auto, namespace, service-account or pod: which pull secrets
+                                are read (default: auto; see README, Least privilege)
   --cache-duration DURATION     cacheDuration of the response (default: 0s)
   --stale-after DURATION        remove unconsumed auth files older than this (default: 10m)
   --selinux-context CONTEXT     SELinux context for auth files (default: the auth dir's own)
@@ -80,6 +84,7 @@ pub struct ApiSettings {
     pub kube_config_dir: PathBuf,
     pub insecure_skip_tls_verify: bool,
     pub timeout: Duration,
+    pub secrets_from: SecretsFrom,
 }
 
 pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command> {
@@ -103,6 +108,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command> {
             kube_config_dir: PathBuf::from("/etc/kubernetes"),
             insecure_skip_tls_verify: false,
             timeout: Duration::from_secs(20),
+            secrets_from: SecretsFrom::Auto,
         },
         cache_duration: "0s".to_string(),
         stale_after: Duration::from_secs(600),
@@ -146,6 +152,12 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command> {
                 settings.api.insecure_skip_tls_verify = bool_flag(inline.as_deref(), &flag)?
             }
             "--api-timeout" => settings.api.timeout = duration_flag(&value()?, &flag)?,
+            "--secrets-from" => {
+                let source = value()?;
+                settings.api.secrets_from = SecretsFrom::parse(&source).with_context(|| {
+                    format!("{flag} takes {}, not {source:?}", SecretsFrom::NAMES)
+                })?;
+            }
             "--cache-duration" => {
                 let duration = value()?;
                 duration_flag(&duration, &flag)?;
@@ -272,6 +284,7 @@ mod tests {
         );
         assert_eq!(settings.cache_duration, "0s");
         assert!(!settings.api.insecure_skip_tls_verify);
+        assert_eq!(settings.api.secrets_from, SecretsFrom::Auto);
     }
 
     #[test]
@@ -281,10 +294,12 @@ mod tests {
             "/a",
             "--cache-duration=1m",
             "--insecure-skip-tls-verify",
+            "--secrets-from=service-account",
         ])
         .unwrap() else {
             panic!()
         };
+        assert_eq!(settings.api.secrets_from, SecretsFrom::ServiceAccount);
         assert_eq!(settings.auth_dir, PathBuf::from("/a"));
         assert_eq!(settings.cache_duration, "1m");
         assert!(settings.api.insecure_skip_tls_verify);
@@ -323,6 +338,7 @@ mod tests {
             (&["--cache-duration", "soon"][..], "--cache-duration"),
             (&["--log-level", "loud"][..], "loud"),
             (&["--api-timeout", "2m"][..], "--api-timeout"),
+            (&["--secrets-from", "all"][..], "--secrets-from takes auto"),
         ] {
             let err = format!("{:#}", parse_args(args).unwrap_err());
             assert!(err.contains(needle), "{args:?}: {err}");

@@ -55,10 +55,27 @@ pub fn response(cache_duration: &str) -> String {
     )
 }
 
-/// The namespace claim of a service-account JWT. The signature is not checked here: the API server
-/// verifies the token when we use it, and a forged namespace only gets a 401 or an empty list.
-/// The namespace becomes part of a file name, so it must be a DNS-1123 label.
-pub fn token_namespace(token: &SecretString) -> Result<String> {
+/// What a bound service-account token says about the pod it was issued for.
+#[derive(Debug, PartialEq, Eq)]
+pub struct TokenClaims {
+    pub namespace: String,
+    /// `kubernetes.io.serviceaccount.name`.
+    pub service_account: Option<String>,
+    /// `kubernetes.io.pod`: present in the tokens kubelet requests for a pod.
+    pub pod: Option<PodClaim>,
+}
+
+#[derive(Debug, PartialEq, Eq, Deserialize)]
+pub struct PodClaim {
+    pub name: String,
+    pub uid: String,
+}
+
+/// The `kubernetes.io` claims of a service-account JWT. The signature is not checked here: the API
+/// server verifies the token when we use it, and a forged claim only gets a 401 or a 403.
+/// The namespace becomes part of a file name and every name part of a request path, so each must
+/// be a valid Kubernetes name; an invalid optional claim is treated as absent.
+pub fn token_claims(token: &SecretString) -> Result<TokenClaims> {
     let mut parts = token.expose_secret().split('.');
     let (Some(_header), Some(payload), Some(_signature), None) =
         (parts.next(), parts.next(), parts.next(), parts.next())
@@ -76,20 +93,43 @@ pub fn token_namespace(token: &SecretString) -> Result<String> {
     #[derive(Deserialize)]
     struct KubernetesClaims {
         namespace: Option<String>,
+        serviceaccount: Option<NameClaim>,
+        pod: Option<PodClaim>,
+    }
+    #[derive(Deserialize)]
+    struct NameClaim {
+        name: String,
     }
     let claims: Claims = serde_json::from_slice(&payload)
         .ok()
         .context("the service account token's payload is not a JSON object")?;
-    let namespace = claims
+    let kubernetes = claims
         .kubernetes
-        .and_then(|k| k.namespace)
+        .context("the service account token has no kubernetes.io claims")?;
+    let namespace = kubernetes
+        .namespace
         .context("the service account token has no kubernetes.io.namespace claim")?;
     ensure!(
         is_dns1123_label(&namespace),
         "the service account token's namespace {:?} is not a valid namespace name (DNS-1123 label)",
         namespace.escape_default().to_string()
     );
-    Ok(namespace)
+    Ok(TokenClaims {
+        namespace,
+        service_account: kubernetes
+            .serviceaccount
+            .map(|sa| sa.name)
+            .filter(|name| is_dns1123_subdomain(name)),
+        pod: kubernetes
+            .pod
+            .filter(|pod| is_dns1123_subdomain(&pod.name) && !pod.uid.is_empty()),
+    })
+}
+
+/// A name the API server accepts for most objects (secrets, pods, service accounts), and so safe
+/// to put into a request path.
+pub fn is_dns1123_subdomain(name: &str) -> bool {
+    name.len() <= 253 && name.split('.').all(is_dns1123_label)
 }
 
 fn is_dns1123_label(name: &str) -> bool {
@@ -103,9 +143,9 @@ fn is_dns1123_label(name: &str) -> bool {
 }
 
 #[cfg(test)]
-pub fn test_token(namespace: &str) -> SecretString {
+fn test_token(kubernetes_claims: serde_json::Value) -> SecretString {
     let engine = base64::engine::general_purpose::URL_SAFE_NO_PAD;
-    let payload = serde_json::json!({"kubernetes.io": {"namespace": namespace}});
+    let payload = serde_json::json!({ "kubernetes.io": kubernetes_claims });
     SecretString::from(format!(
         "{}.{}.c2lnbmF0dXJl",
         engine.encode(r#"{"alg":"RS256"}"#),
@@ -167,14 +207,67 @@ mod tests {
     }
 
     #[test]
-    fn namespace_comes_from_the_kubernetes_io_claim() {
-        assert_eq!(token_namespace(&test_token("team-a")).unwrap(), "team-a");
+    fn claims_come_from_the_kubernetes_io_claim() {
+        let token = test_token(serde_json::json!({
+            "namespace": "team-a",
+            "serviceaccount": {"name": "builder", "uid": "sa-uid"},
+            "pod": {"name": "app-7d9f", "uid": "pod-uid"},
+            "node": {"name": "worker-0", "uid": "node-uid"},
+        }));
+        assert_eq!(
+            token_claims(&token).unwrap(),
+            TokenClaims {
+                namespace: "team-a".into(),
+                service_account: Some("builder".into()),
+                pod: Some(PodClaim {
+                    name: "app-7d9f".into(),
+                    uid: "pod-uid".into()
+                }),
+            }
+        );
+    }
+
+    #[test]
+    fn a_token_with_only_a_namespace_has_no_service_account_or_pod() {
+        let claims = token_claims(&test_token(serde_json::json!({"namespace": "team-a"}))).unwrap();
+        assert_eq!((claims.service_account, claims.pod), (None, None));
+    }
+
+    #[test]
+    fn names_that_could_change_a_request_path_are_treated_as_absent() {
+        for bad in ["../secrets", "a/b", "a?b", "", "UPPER", ".", "a..b"] {
+            let token = test_token(serde_json::json!({
+                "namespace": "team-a",
+                "serviceaccount": {"name": bad},
+                "pod": {"name": bad, "uid": "u"},
+            }));
+            let claims = token_claims(&token).unwrap();
+            assert_eq!((claims.service_account, claims.pod), (None, None), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_pod_claim_without_a_uid_is_treated_as_absent() {
+        let token = test_token(serde_json::json!({
+            "namespace": "team-a", "pod": {"name": "app", "uid": ""},
+        }));
+        assert_eq!(token_claims(&token).unwrap().pod, None);
+    }
+
+    #[test]
+    fn subdomain_names_may_have_dots_but_not_empty_labels() {
+        assert!(is_dns1123_subdomain("pull.secret-1"));
+        assert!(!is_dns1123_subdomain(".a"));
+        assert!(is_dns1123_subdomain(&vec!["a".repeat(63); 3].join(".")));
+        assert!(!is_dns1123_subdomain(&vec!["a".repeat(63); 4].join(".")));
     }
 
     #[test]
     fn namespace_that_is_not_a_label_is_refused() {
-        for bad in ["../etc", "a/b", "", "UPPER", "-a", &"a".repeat(64)] {
-            let err = token_namespace(&test_token(bad)).unwrap_err().to_string();
+        for bad in ["../etc", "a/b", "", "UPPER", "-a", "a.b", &"a".repeat(64)] {
+            let err = token_claims(&test_token(serde_json::json!({ "namespace": bad })))
+                .unwrap_err()
+                .to_string();
             assert!(err.contains("not a valid namespace"), "{bad}: {err}");
         }
     }
@@ -188,7 +281,7 @@ mod tests {
             "a.bm90IGpzb24.c",
             "a.e30.c",
         ] {
-            let err = token_namespace(&SecretString::from(bad))
+            let err = token_claims(&SecretString::from(bad))
                 .unwrap_err()
                 .to_string();
             assert!(!err.contains("SECRET") && !err.contains("bm90"), "{err}");

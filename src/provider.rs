@@ -1,29 +1,25 @@
 //! Kubelet mode: one request in, at most one auth file out, the response on stdout.
 
 use std::io::Read;
+use std::path::Path;
 
 use anyhow::{Context, Result};
+use secrecy::SecretString;
 use tracing::{debug, info, warn};
 
 use crate::authfile::{self, AuthDir};
-use crate::cli::Settings;
-use crate::kubelet;
+use crate::cli::{ApiSettings, Settings};
+use crate::kube::{self, client::Client, pull_secrets};
+use crate::kubelet::{self, TokenClaims};
 use crate::registries::{self, Registries};
 use crate::secrets::{self, PullSecret};
 
 /// Answers one request read from `input`; returns the response to print.
+///
+/// A run that writes no auth file for its pull, for whatever reason, removes the file an earlier
+/// run left pending for the same pull: CRI-O must not use credentials this run no longer grants.
 pub fn run(settings: &Settings, input: impl Read) -> Result<String> {
-    let mut request = Vec::new();
-    input
-        .take(kubelet::MAX_REQUEST_BYTES + 1)
-        .read_to_end(&mut request)
-        .context("reading the request from stdin")?;
-    anyhow::ensure!(
-        request.len() as u64 <= kubelet::MAX_REQUEST_BYTES,
-        "the request on stdin is larger than {} bytes",
-        kubelet::MAX_REQUEST_BYTES
-    );
-    let request = kubelet::parse_request(&request)?;
+    let request = read_request(input)?;
     let response = kubelet::response(&settings.cache_duration);
     // Every run cleans up, so unconsumed credentials do not outlive --stale-after even when no
     // later pull needs a file. A directory that fails its checks is reported when it is needed.
@@ -34,16 +30,6 @@ pub fn run(settings: &Settings, input: impl Read) -> Result<String> {
         Err(e) => warn!("Not cleaning up: {e:#}"),
     }
     let image = request.image.as_str();
-
-    let registries_conf = &settings.sources.registries_conf;
-    if !registries_conf.exists() {
-        info!(
-            image,
-            "Registries configuration {} does not exist, nothing to do",
-            registries_conf.display()
-        );
-        return Ok(response);
-    }
     let Some(token) = &request.service_account_token else {
         info!(
             image,
@@ -51,8 +37,77 @@ pub fn run(settings: &Settings, input: impl Read) -> Result<String> {
         );
         return Ok(response);
     };
-    let namespace = kubelet::token_namespace(token)?;
+    let claims = kubelet::token_claims(token)?;
+    let namespace = claims.namespace.as_str();
+    let name = authfile::auth_file_name(namespace, image);
+    let auth_file = settings.auth_dir.join(&name);
+    let content = match auth_file_content(settings, image, token, &claims) {
+        Ok(Some(content)) => content,
+        Ok(None) => {
+            withdraw(auth_dir.ok().flatten(), &name, &auth_file);
+            return Ok(response);
+        }
+        Err(e) => {
+            withdraw(auth_dir.ok().flatten(), &name, &auth_file);
+            return Err(e);
+        }
+    };
+    let dir = match auth_dir {
+        Ok(Some(dir)) => dir,
+        _ => AuthDir::open(&settings.auth_dir)?,
+    };
+    let context = dir.expected_context(&settings.selinuxfs, settings.selinux_context.as_deref())?;
+    dir.write(&name, &content.json, context.as_deref())?;
+    info!(
+        image, namespace, mirrors = content.mirrors, auth_file = %auth_file.display(),
+        "Wrote auth file to {} with {} number of entries", auth_file.display(), content.entries
+    );
+    Ok(response)
+}
 
+/// The request on stdin, read up to kubelet's size and no further.
+fn read_request(input: impl Read) -> Result<kubelet::Request> {
+    let mut request = Vec::new();
+    input
+        .take(kubelet::MAX_REQUEST_BYTES + 1)
+        .read_to_end(&mut request)
+        .context("reading the request from stdin")?;
+    anyhow::ensure!(
+        request.len() as u64 <= kubelet::MAX_REQUEST_BYTES,
+        "the request on stdin is larger than {} bytes",
+        kubelet::MAX_REQUEST_BYTES
+    );
+    kubelet::parse_request(&request)
+}
+
+/// What the auth file for one pull holds.
+struct AuthFileContent {
+    json: Vec<u8>,
+    entries: usize,
+    mirrors: String,
+}
+
+/// The auth file this pull needs: `None` when it needs none (no mirrors, or no pull secret of the
+/// pod matches them). Each reason is logged.
+fn auth_file_content(
+    settings: &Settings,
+    image: &str,
+    token: &SecretString,
+    claims: &TokenClaims,
+) -> Result<Option<AuthFileContent>> {
+    let namespace = claims.namespace.as_str();
+    let registries_conf = &settings.sources.registries_conf;
+    let exists = registries_conf
+        .try_exists()
+        .with_context(|| format!("checking {}", registries_conf.display()))?;
+    if !exists {
+        info!(
+            image,
+            "Registries configuration {} does not exist, nothing to do",
+            registries_conf.display()
+        );
+        return Ok(None);
+    }
     let drop_in_dirs = registries::drop_in_dirs(settings.sources.registries_conf_dir.as_deref());
     let registries = Registries::load(registries_conf, &drop_in_dirs)
         .context("loading the registries configuration")?;
@@ -61,7 +116,7 @@ pub fn run(settings: &Settings, input: impl Read) -> Result<String> {
             image,
             namespace, "No mirrors found for image {image}, nothing to do"
         );
-        return Ok(response);
+        return Ok(None);
     };
     if registry.blocked {
         info!(
@@ -71,7 +126,7 @@ pub fn run(settings: &Settings, input: impl Read) -> Result<String> {
             "Registry {} is blocked, CRI-O will not pull {image}",
             registry.prefix
         );
-        return Ok(response);
+        return Ok(None);
     }
     let mirrors = registry.mirrors.join(",");
     let references = registry.pull_references(image);
@@ -83,25 +138,7 @@ pub fn run(settings: &Settings, input: impl Read) -> Result<String> {
         references.join(", ")
     );
 
-    let endpoint = crate::kube::endpoint(&settings.api)?;
-    if endpoint.roots.is_none() {
-        warn!(
-            url = endpoint.url,
-            "Not verifying the API server's certificate (--insecure-skip-tls-verify)"
-        );
-    }
-    crate::kube::prepare_tls();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
-    let listed = runtime.block_on(crate::kube::list_pull_secrets(
-        &endpoint,
-        token,
-        &namespace,
-        settings.api.timeout,
-    ))?;
-    let pull_secrets = decode_secrets(listed, &namespace);
+    let pull_secrets = read_pull_secrets(&settings.api, token, claims)?;
     let chosen = secrets::choose(&pull_secrets, &references);
     if chosen.is_empty() {
         info!(
@@ -111,7 +148,7 @@ pub fn run(settings: &Settings, input: impl Read) -> Result<String> {
             "No pull secret in namespace {namespace} matches the mirrors of {image} ({} secrets read), no auth file written",
             pull_secrets.len()
         );
-        return Ok(response);
+        return Ok(None);
     }
     for choice in &chosen {
         debug!(
@@ -125,27 +162,57 @@ pub fn run(settings: &Settings, input: impl Read) -> Result<String> {
             choice.reference
         );
     }
-
     let global = authfile::read_global(&settings.global_auth_file).unwrap_or_else(|e| {
         warn!("Leaving out the global pull secret: {e:#}");
         None
     });
     let (document, entries) = authfile::merge(global, &chosen);
-    let mut content = serde_json::to_vec_pretty(&document).context("encoding the auth file")?;
-    content.push(b'\n');
-    let dir = match auth_dir {
-        Ok(Some(dir)) => dir,
-        _ => AuthDir::open(&settings.auth_dir)?,
-    };
-    let name = authfile::auth_file_name(&namespace, image);
-    let context = dir.expected_context(&settings.selinuxfs, settings.selinux_context.as_deref())?;
-    dir.write(&name, &content, context.as_deref())?;
-    let auth_file = settings.auth_dir.join(&name);
-    info!(
-        image, namespace, mirrors, auth_file = %auth_file.display(),
-        "Wrote auth file to {} with {entries} number of entries", auth_file.display()
-    );
-    Ok(response)
+    let mut json = serde_json::to_vec_pretty(&document).context("encoding the auth file")?;
+    json.push(b'\n');
+    Ok(Some(AuthFileContent {
+        json,
+        entries,
+        mirrors,
+    }))
+}
+
+/// The pod's pull secrets, decoded, in precedence order, read as `--secrets-from` says.
+fn read_pull_secrets(
+    api: &ApiSettings,
+    token: &SecretString,
+    claims: &TokenClaims,
+) -> Result<Vec<PullSecret>> {
+    let endpoint = kube::endpoint(api)?;
+    if endpoint.roots.is_none() {
+        warn!(
+            url = endpoint.url,
+            "Not verifying the API server's certificate (--insecure-skip-tls-verify)"
+        );
+    }
+    kube::prepare_tls();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let listed = runtime.block_on(async {
+        let client = Client::new(&endpoint, token, &claims.namespace, api.timeout)?;
+        pull_secrets::fetch(&client, api.secrets_from, claims, api.timeout).await
+    })?;
+    Ok(decode_secrets(listed, &claims.namespace))
+}
+
+/// Removes the pull's pending auth file from an earlier run, if there is one.
+fn withdraw(auth_dir: Option<AuthDir>, name: &str, auth_file: &Path) {
+    let Some(dir) = auth_dir else { return };
+    match dir.remove(name) {
+        Ok(true) => info!(
+            auth_file = %auth_file.display(),
+            "Removed the pending auth file {} of an earlier run: this run grants no credentials for it",
+            auth_file.display()
+        ),
+        Ok(false) => {}
+        Err(e) => warn!("{e:#}"),
+    }
 }
 
 fn clean(dir: &AuthDir, settings: &Settings) {
@@ -161,7 +228,7 @@ fn clean(dir: &AuthDir, settings: &Settings) {
 }
 
 /// Decodes every listed secret; one that fails is skipped with a warning naming it and the reason.
-fn decode_secrets(listed: Vec<crate::kube::ListedSecret>, namespace: &str) -> Vec<PullSecret> {
+fn decode_secrets(listed: Vec<kube::client::ListedSecret>, namespace: &str) -> Vec<PullSecret> {
     listed
         .into_iter()
         .filter_map(|secret| {

@@ -24,6 +24,12 @@ impl SecretType {
         }
     }
 
+    pub fn from_type_name(name: &str) -> Option<Self> {
+        [SecretType::DockerConfigJson, SecretType::DockerCfg]
+            .into_iter()
+            .find(|t| t.type_name() == name)
+    }
+
     pub fn data_key(self) -> &'static str {
         match self {
             SecretType::DockerConfigJson => ".dockerconfigjson",
@@ -300,12 +306,15 @@ pub fn choose<'a>(secrets: &'a [PullSecret], references: &'a [String]) -> Vec<Ch
         .filter_map(|reference| {
             patterns
                 .iter()
-                .filter_map(|(secret, key, pattern, credential)| {
+                .enumerate()
+                .filter_map(|(order, (secret, key, pattern, credential))| {
                     let rank = specificity(pattern, reference)?;
-                    Some((rank, secret.name.as_str(), *key, *credential))
+                    Some((rank, order, secret.name.as_str(), *key, *credential))
                 })
-                .min_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(b.1)).then(a.2.cmp(b.2)))
-                .map(|(_, secret, key, credential)| Chosen {
+                // Most specific first; among equals the first in order (the secret that comes
+                // first, then its key that sorts first, as entries are sorted by key).
+                .min_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)))
+                .map(|(_, _, secret, key, credential)| Chosen {
                     reference,
                     secret,
                     key,
@@ -520,7 +529,7 @@ mod tests {
     }
 
     #[test]
-    fn equal_keys_tie_to_the_secret_that_sorts_first_whatever_the_list_order() {
+    fn equal_keys_tie_to_the_secret_that_comes_first() {
         let forward = [
             secret("alpha", &[("m.io", "alpha")]),
             secret("beta", &[("m.io", "beta")]),
@@ -530,7 +539,16 @@ mod tests {
             secret("alpha", &[("m.io", "alpha")]),
         ];
         assert_eq!(chosen_users(&forward, &["m.io/x"]), ["alpha"]);
-        assert_eq!(chosen_users(&backward, &["m.io/x"]), ["alpha"]);
+        assert_eq!(chosen_users(&backward, &["m.io/x"]), ["beta"]);
+    }
+
+    #[test]
+    fn secret_types_are_known_by_their_type_names_only() {
+        for t in [SecretType::DockerConfigJson, SecretType::DockerCfg] {
+            assert_eq!(SecretType::from_type_name(t.type_name()), Some(t));
+        }
+        assert_eq!(SecretType::from_type_name("Opaque"), None);
+        assert_eq!(SecretType::from_type_name(".dockercfg"), None);
     }
 
     #[test]

@@ -10,46 +10,6 @@ use support::*;
 
 const IMAGE: &str = "docker.io/library/nginx";
 
-fn response(run: &Run) -> Value {
-    serde_json::from_str(run.stdout.trim()).unwrap_or_else(|e| {
-        panic!(
-            "stdout is not a response ({e}): {:?}\nstderr: {}",
-            run.stdout, run.stderr
-        )
-    })
-}
-
-fn assert_success(run: &Run) {
-    assert!(
-        run.status.success(),
-        "expected success, got {:?}\nstderr: {}",
-        run.status,
-        run.stderr
-    );
-    assert_eq!(
-        response(run),
-        json!({"kind": "CredentialProviderResponse", "apiVersion": "credentialprovider.kubelet.k8s.io/v1",
-               "cacheKeyType": "Registry", "cacheDuration": "0s"})
-    );
-}
-
-/// A failed run: non-zero exit, nothing on stdout, one error line on stderr containing `needle`.
-fn assert_failure(run: &Run, needle: &str) {
-    assert!(
-        !run.status.success(),
-        "expected failure, got success\nstderr: {}",
-        run.stderr
-    );
-    assert_eq!(run.stdout, "", "a failed run prints no response");
-    let errors: Vec<&str> = run.stderr.lines().filter(|l| l.contains("ERROR")).collect();
-    assert_eq!(errors.len(), 1, "one error line expected:\n{}", run.stderr);
-    assert!(
-        errors[0].contains(needle),
-        "error should mention {needle:?}: {}",
-        errors[0]
-    );
-}
-
 fn node_with_mirror_secret() -> Node {
     Node::with_mirror_secret("alice", "s3cret-pw")
 }
@@ -232,7 +192,8 @@ fn api_errors_name_the_status_and_url() {
         let run = node.run(&request(IMAGE, "team-a"), &[]);
         assert_failure(&run, &format!("HTTP {code}"));
         assert!(
-            run.stderr.contains("listing secrets in namespace team-a"),
+            run.stderr
+                .contains(&format!("in namespace team-a at {}", node.api.url)),
             "{}",
             run.stderr
         );
@@ -259,7 +220,7 @@ fn slow_server_hits_the_timeout() {
     node.api.delay(Duration::from_secs(10));
     let started = Instant::now();
     let run = node.run(&request(IMAGE, "team-a"), &["--api-timeout", "1s"]);
-    assert_failure(&run, "listing secrets in namespace team-a");
+    assert_failure(&run, "reading pull secrets in namespace team-a");
     assert!(
         started.elapsed() < Duration::from_secs(8),
         "the deadline was not kept"
@@ -274,7 +235,7 @@ fn server_with_a_certificate_from_another_ca_is_refused() {
     std::fs::write(node.path("other-ca.crt"), &other.ca_pem).unwrap();
     let other_ca = node.path("other-ca.crt").display().to_string();
     let run = node.run(&request(IMAGE, "team-a"), &["--ca-file", &other_ca]);
-    assert_failure(&run, "listing secrets in namespace team-a");
+    assert_failure(&run, "in namespace team-a at");
     assert!(
         node.api.requests().is_empty(),
         "no request may reach an unverified server"

@@ -1,8 +1,10 @@
 //! A stand-in for the Kubernetes API server, for tests and `make demo` (no kube-apiserver can be
 //! installed here). It behaves like the real one where the provider can tell: HTTPS with a CA of
-//! its own, bearer tokens bound to a namespace (401 for an unknown token, 403 for another
-//! namespace), `v1` `Status` objects for errors, field selectors on `type` and `metadata.name`
-//! (400 for other fields), a leading `&` in the query accepted.
+//! its own, bearer tokens of service accounts (401 for an unknown token), RBAC per service account
+//! (Role rules of verbs, resources and `resourceNames`, checked before the object is looked up;
+//! 403 with the real message otherwise), `get` and `list` of secrets, `get` of service accounts
+//! and pods, `v1` `Status` objects for errors, field selectors on `type` and `metadata.name` (400
+//! for other fields), a leading `&` in the query accepted.
 
 #![allow(dead_code)] // Each test binary uses its own part of this.
 
@@ -24,36 +26,70 @@ pub struct FakeApiServer {
 
 #[derive(Default)]
 struct State {
-    /// Token to the namespace its service account lives in.
-    tokens: HashMap<String, String>,
-    secrets: Vec<Value>,
+    /// Token to the service account it authenticates.
+    tokens: HashMap<String, Account>,
+    /// The Role rules bound to each service account.
+    rules: HashMap<Account, Vec<Rule>>,
+    /// Objects by resource (`secrets`, `serviceaccounts`, `pods`), each with its namespace.
+    objects: HashMap<&'static str, Vec<Value>>,
     forced_status: Option<u16>,
     delay: Duration,
     requests: Vec<Recorded>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct Account {
+    namespace: String,
+    name: String,
+}
+
+/// One rule of a Role in the core API group: these verbs on this resource, on the named objects
+/// only when `names` is not empty.
+struct Rule {
+    verbs: Vec<String>,
+    resource: String,
+    names: Vec<String>,
 }
 
 /// A request as the server saw it.
 #[derive(Debug, Clone)]
 pub struct Recorded {
     pub path: String,
+    /// `get` or `list`.
+    pub verb: &'static str,
     pub field_selector: Option<String>,
+    pub resource_version: Option<String>,
     pub status: u16,
 }
 
-/// A service-account JWT for `namespace`, shaped like a bound token (the signature is not real).
+/// The name and uid of the pod every token of `service_account_token` is bound to.
+pub const POD_NAME: &str = "app";
+pub const POD_UID: &str = "0b9c7e9e-3f0c-4d55-9d5e-2f6a6c1f0a11";
+
+/// A token of the `default` service account of `namespace`, bound to pod `POD_NAME`.
 pub fn service_account_token(namespace: &str) -> String {
+    bound_token(namespace, "default", POD_NAME, POD_UID)
+}
+
+/// A JWT shaped like the bound token kubelet requests for a pod (the signature is not real).
+pub fn bound_token(namespace: &str, account: &str, pod: &str, pod_uid: &str) -> String {
     let engine = base64::engine::general_purpose::URL_SAFE_NO_PAD;
     let claims = json!({
         "aud": ["https://kubernetes.default.svc"],
         "iss": "https://kubernetes.default.svc",
-        "sub": format!("system:serviceaccount:{namespace}:default"),
-        "kubernetes.io": {"namespace": namespace, "serviceaccount": {"name": "default"}},
+        "sub": format!("system:serviceaccount:{namespace}:{account}"),
+        "kubernetes.io": {
+            "namespace": namespace,
+            "serviceaccount": {"name": account, "uid": format!("uid-{account}")},
+            "pod": {"name": pod, "uid": pod_uid},
+            "node": {"name": "worker-0", "uid": "uid-worker-0"},
+        },
     });
     format!(
         "{}.{}.{}",
         engine.encode(r#"{"alg":"RS256","kid":"test"}"#),
         engine.encode(claims.to_string()),
-        engine.encode(format!("signature-of-{namespace}"))
+        engine.encode(format!("signature-of-{namespace}-{account}-{pod_uid}"))
     )
 }
 
@@ -94,12 +130,54 @@ impl FakeApiServer {
         FakeApiServer { url, ca_pem, state }
     }
 
-    /// Lets `token` act as the default service account of `namespace`.
+    /// Lets `token` act as the default service account of `namespace`, under the Role OpenShift
+    /// documents today: `get` and `list` on every secret of the namespace.
     pub fn allow_token(&self, token: &str, namespace: &str) {
+        self.add_account(token, namespace, "default");
+        self.grant(namespace, "default", &["get", "list"], "secrets", &[]);
+    }
+
+    /// Lets `token` authenticate as service account `name` of `namespace`, with no rules yet.
+    pub fn add_account(&self, token: &str, namespace: &str, name: &str) {
+        let account = Account {
+            namespace: namespace.to_string(),
+            name: name.to_string(),
+        };
         let mut state = self.state.lock().unwrap();
-        state
-            .tokens
-            .insert(token.to_string(), namespace.to_string());
+        state.tokens.insert(token.to_string(), account.clone());
+        state.rules.entry(account).or_default();
+    }
+
+    /// Binds a Role rule to service account `account` of `namespace`: `verbs` on `resource`,
+    /// restricted to `names` when there are any.
+    pub fn grant(
+        &self,
+        namespace: &str,
+        account: &str,
+        verbs: &[&str],
+        resource: &str,
+        names: &[&str],
+    ) {
+        let account = Account {
+            namespace: namespace.to_string(),
+            name: account.to_string(),
+        };
+        let rule = Rule {
+            verbs: verbs.iter().map(|v| v.to_string()).collect(),
+            resource: resource.to_string(),
+            names: names.iter().map(|n| n.to_string()).collect(),
+        };
+        let mut state = self.state.lock().unwrap();
+        state.rules.entry(account).or_default().push(rule);
+    }
+
+    /// Removes every rule bound to service account `account` of `namespace`.
+    pub fn revoke(&self, namespace: &str, account: &str) {
+        let account = Account {
+            namespace: namespace.to_string(),
+            name: account.to_string(),
+        };
+        self.state.lock().unwrap().rules.insert(account, Vec::new());
     }
 
     /// Stores a secret whose data holds `data_key` = `content`.
@@ -113,11 +191,12 @@ impl FakeApiServer {
     ) {
         let engine = base64::engine::general_purpose::STANDARD;
         let secret = json!({
+            "kind": "Secret", "apiVersion": "v1",
             "metadata": {"name": name, "namespace": namespace, "uid": format!("uid-{namespace}-{name}")},
             "type": secret_type,
             "data": {data_key: engine.encode(content)},
         });
-        self.state.lock().unwrap().secrets.push(secret);
+        self.add_object("secrets", secret);
     }
 
     pub fn add_pull_secret(&self, namespace: &str, name: &str, config_json: &str) {
@@ -128,6 +207,42 @@ impl FakeApiServer {
             ".dockerconfigjson",
             config_json,
         );
+    }
+
+    /// Stores a service account whose `imagePullSecrets` name `pull_secrets`, in that order.
+    pub fn add_service_account(&self, namespace: &str, name: &str, pull_secrets: &[&str]) {
+        let account = json!({
+            "kind": "ServiceAccount", "apiVersion": "v1",
+            "metadata": {"name": name, "namespace": namespace, "uid": format!("uid-{name}")},
+            "secrets": [{"name": format!("{name}-dockercfg-x1y2z")}],
+            "imagePullSecrets": references(pull_secrets),
+        });
+        self.add_object("serviceaccounts", account);
+    }
+
+    /// Stores a pod whose `spec.imagePullSecrets` name `pull_secrets`, in that order.
+    pub fn add_pod(&self, namespace: &str, name: &str, uid: &str, pull_secrets: &[&str]) {
+        let pod = json!({
+            "kind": "Pod", "apiVersion": "v1",
+            "metadata": {"name": name, "namespace": namespace, "uid": uid},
+            "spec": {
+                "serviceAccountName": "default",
+                "containers": [{"name": "app", "image": "docker.io/library/nginx:latest"}],
+                "imagePullSecrets": references(pull_secrets),
+            },
+            "status": {"phase": "Pending"},
+        });
+        self.add_object("pods", pod);
+    }
+
+    fn add_object(&self, resource: &'static str, object: Value) {
+        let mut state = self.state.lock().unwrap();
+        let objects = state.objects.entry(resource).or_default();
+        objects.retain(|o| {
+            o["metadata"]["namespace"] != object["metadata"]["namespace"]
+                || o["metadata"]["name"] != object["metadata"]["name"]
+        });
+        objects.push(object);
     }
 
     /// Every request is answered with this status from now on.
@@ -241,59 +356,169 @@ fn read_request(reader: &mut impl BufRead) -> Option<(String, HashMap<String, St
     Some((target, headers))
 }
 
+fn references(names: &[&str]) -> Value {
+    names.iter().map(|name| json!({ "name": name })).collect()
+}
+
 fn answer(
     target: &str,
     headers: &HashMap<String, String>,
     state: &mut State,
 ) -> (u16, Value, Recorded) {
     let (path, query) = target.split_once('?').unwrap_or((target, ""));
-    let field_selector = query
-        .split('&')
-        .filter(|pair| !pair.is_empty()) // `?&fieldSelector=...` is accepted, as by the real server
-        .filter_map(|pair| pair.split_once('='))
-        .find(|(name, _)| *name == "fieldSelector")
-        .map(|(_, value)| percent_decode(value));
-    let (status, body) = respond(path, field_selector.as_deref(), headers, state);
+    let parameter = |wanted: &str| {
+        query
+            .split('&')
+            .filter(|pair| !pair.is_empty()) // `?&fieldSelector=...` is accepted, as by the real server
+            .filter_map(|pair| pair.split_once('='))
+            .find(|(name, _)| *name == wanted)
+            .map(|(_, value)| percent_decode(value))
+    };
+    let field_selector = parameter("fieldSelector");
+    let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    let (verb, status, body) = match parts[..] {
+        ["api", "v1", "namespaces", namespace, resource] => {
+            let (status, body) = list(
+                namespace,
+                resource,
+                field_selector.as_deref(),
+                headers,
+                state,
+            );
+            ("list", status, body)
+        }
+        ["api", "v1", "namespaces", namespace, resource, name] => {
+            let (status, body) = get(namespace, resource, name, headers, state);
+            ("get", status, body)
+        }
+        _ => (
+            "get",
+            404,
+            status(404, "the server could not find the requested resource"),
+        ),
+    };
     let recorded = Recorded {
         path: path.to_string(),
+        verb,
         field_selector,
+        resource_version: parameter("resourceVersion"),
         status,
     };
     (status, body, recorded)
 }
 
-fn respond(
-    path: &str,
-    field_selector: Option<&str>,
+const RESOURCES: [&str; 3] = ["secrets", "serviceaccounts", "pods"];
+
+/// The service account a request authenticates as, or the answer that refuses it.
+fn authenticate<'a>(
+    headers: &HashMap<String, String>,
+    state: &'a State,
+) -> Result<&'a Account, (u16, Value)> {
+    if let Some(code) = state.forced_status {
+        return Err((code, status(code, &format!("forced status {code}"))));
+    }
+    headers
+        .get("authorization")
+        .and_then(|h| h.strip_prefix("Bearer "))
+        .and_then(|token| state.tokens.get(token))
+        .ok_or_else(|| (401, status(401, "Unauthorized")))
+}
+
+/// RBAC as the API server decides it, before it looks at any object: a rule of the account's
+/// namespace with the verb and resource, whose `resourceNames` (if any) include the name. A
+/// `list` has a name only through a `metadata.name` field selector.
+fn authorize(
+    account: &Account,
+    verb: &str,
+    namespace: &str,
+    resource: &str,
+    name: Option<&str>,
+    state: &State,
+) -> Result<(), (u16, Value)> {
+    let allowed = account.namespace == namespace
+        && state.rules.get(account).into_iter().flatten().any(|rule| {
+            rule.verbs.iter().any(|v| v == verb)
+                && rule.resource == resource
+                && (rule.names.is_empty()
+                    || name.is_some_and(|name| rule.names.iter().any(|n| n == name)))
+        });
+    if allowed {
+        return Ok(());
+    }
+    let object = match (verb, name) {
+        ("get", Some(name)) => format!("{resource} \"{name}\""),
+        _ => resource.to_string(),
+    };
+    let message = format!(
+        "{object} is forbidden: User \"system:serviceaccount:{}:{}\" cannot {verb} resource \"{resource}\" in API group \"\" in the namespace \"{namespace}\"",
+        account.namespace, account.name
+    );
+    let mut body = status(403, &message);
+    body["details"] = json!({"name": name.unwrap_or_default(), "kind": resource});
+    Err((403, body))
+}
+
+fn get(
+    namespace: &str,
+    resource: &str,
+    name: &str,
     headers: &HashMap<String, String>,
     state: &State,
 ) -> (u16, Value) {
-    if let Some(code) = state.forced_status {
-        return (code, status(code, &format!("forced status {code}")));
+    let decided = authenticate(headers, state)
+        .and_then(|account| authorize(account, "get", namespace, resource, Some(name), state));
+    if let Err(refusal) = decided {
+        return refusal;
     }
-    let token = headers
-        .get("authorization")
-        .and_then(|h| h.strip_prefix("Bearer "));
-    let Some(token_namespace) = token.and_then(|t| state.tokens.get(t)) else {
-        return (401, status(401, "Unauthorized"));
-    };
-    let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
-    let ["api", "v1", "namespaces", namespace, "secrets"] = parts[..] else {
+    if !RESOURCES.contains(&resource) {
         return (
             404,
             status(404, "the server could not find the requested resource"),
         );
-    };
-    if namespace != token_namespace {
-        let message = format!(
-            "secrets is forbidden: User \"system:serviceaccount:{token_namespace}:default\" cannot list resource \"secrets\" in API group \"\" in the namespace \"{namespace}\""
+    }
+    let found = state
+        .objects
+        .get(resource)
+        .into_iter()
+        .flatten()
+        .find(|o| o["metadata"]["namespace"] == namespace && o["metadata"]["name"] == name);
+    match found {
+        Some(object) => (200, object.clone()),
+        None => {
+            let mut body = status(404, &format!("{resource} \"{name}\" not found"));
+            body["details"] = json!({"name": name, "kind": resource});
+            (404, body)
+        }
+    }
+}
+
+fn list(
+    namespace: &str,
+    resource: &str,
+    field_selector: Option<&str>,
+    headers: &HashMap<String, String>,
+    state: &State,
+) -> (u16, Value) {
+    let selected_name = field_selector
+        .and_then(|s| s.strip_prefix("metadata.name="))
+        .filter(|name| !name.contains(','));
+    let decided = authenticate(headers, state)
+        .and_then(|account| authorize(account, "list", namespace, resource, selected_name, state));
+    if let Err(refusal) = decided {
+        return refusal;
+    }
+    if resource != "secrets" {
+        return (
+            404,
+            status(404, "the server could not find the requested resource"),
         );
-        return (403, status(403, &message));
     }
     let mut items = Vec::new();
     for secret in state
-        .secrets
-        .iter()
+        .objects
+        .get("secrets")
+        .into_iter()
+        .flatten()
         .filter(|s| s["metadata"]["namespace"] == namespace)
     {
         match selected(secret, field_selector) {

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
 
 pub use apiserver::{FakeApiServer, docker_config_json, service_account_token};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 pub const BINARY: &str = env!("CARGO_BIN_EXE_crio-credential-provider");
 
@@ -142,11 +142,16 @@ pub fn run_binary(args: &[String], stdin: &str) -> Run {
 
 /// A v1 CredentialProviderRequest for `image` from a pod in `namespace`.
 pub fn request(image: &str, namespace: &str) -> String {
+    request_with_token(image, &service_account_token(namespace))
+}
+
+/// A v1 CredentialProviderRequest for `image` with `token`.
+pub fn request_with_token(image: &str, token: &str) -> String {
     serde_json::json!({
         "apiVersion": "credentialprovider.kubelet.k8s.io/v1",
         "kind": "CredentialProviderRequest",
         "image": image,
-        "serviceAccountToken": service_account_token(namespace),
+        "serviceAccountToken": token,
         "serviceAccountAnnotations": {"example.com/a": "b"},
     })
     .to_string()
@@ -178,4 +183,45 @@ pub fn mode(path: &Path) -> u32 {
 pub fn basic_auth(user: &str, password: &str) -> String {
     use base64::Engine;
     base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
+}
+
+/// The response a run printed, parsed.
+pub fn response(run: &Run) -> Value {
+    serde_json::from_str(run.stdout.trim()).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not a response ({e}): {:?}\nstderr: {}",
+            run.stdout, run.stderr
+        )
+    })
+}
+
+pub fn assert_success(run: &Run) {
+    assert!(
+        run.status.success(),
+        "expected success, got {:?}\nstderr: {}",
+        run.status,
+        run.stderr
+    );
+    assert_eq!(
+        response(run),
+        json!({"kind": "CredentialProviderResponse", "apiVersion": "credentialprovider.kubelet.k8s.io/v1",
+               "cacheKeyType": "Registry", "cacheDuration": "0s"})
+    );
+}
+
+/// A failed run: non-zero exit, nothing on stdout, one error line on stderr containing `needle`.
+pub fn assert_failure(run: &Run, needle: &str) {
+    assert!(
+        !run.status.success(),
+        "expected failure, got success\nstderr: {}",
+        run.stderr
+    );
+    assert_eq!(run.stdout, "", "a failed run prints no response");
+    let errors: Vec<&str> = run.stderr.lines().filter(|l| l.contains("ERROR")).collect();
+    assert_eq!(errors.len(), 1, "one error line expected:\n{}", run.stderr);
+    assert!(
+        errors[0].contains(needle),
+        "error should mention {needle:?}: {}",
+        errors[0]
+    );
 }

@@ -1,17 +1,15 @@
-//! The Kubernetes API: where it is, which CA vouches for it, and listing a namespace's pull secrets
-//! with the pod's own service-account token.
+//! The Kubernetes API: where it is and which CA vouches for it (here), the requests the provider
+//! makes with the pod's own service-account token (`client`), and which of them find the pull
+//! secrets a pod may use (`pull_secrets`).
+
+pub mod client;
+pub mod pull_secrets;
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
-use k8s_openapi::ByteString;
-use kube::api::ListParams;
-use secrecy::SecretString;
-use serde::Deserialize;
 
 use crate::cli::ApiSettings;
-use crate::secrets::SecretType;
 
 /// Kubeconfigs of a node, in the order they are tried: OpenShift, kubeadm, others.
 const NODE_KUBECONFIGS: [&str; 3] = [
@@ -196,112 +194,6 @@ fn unquote(value: &str) -> &str {
     value
 }
 
-/// What a list of secrets is read into: only the name and the two pull-secret data keys, so a
-/// namespace with thousands of secrets (and their annotations and managed fields) stays small.
-#[derive(Deserialize)]
-struct SecretList {
-    #[serde(default)]
-    items: Vec<ListItem>,
-}
-
-#[derive(Deserialize)]
-struct ListItem {
-    metadata: ListItemMetadata,
-    data: Option<PullSecretData>,
-}
-
-#[derive(Deserialize)]
-struct ListItemMetadata {
-    #[serde(default)]
-    name: String,
-}
-
-#[derive(Deserialize)]
-struct PullSecretData {
-    #[serde(rename = ".dockerconfigjson")]
-    docker_config_json: Option<ByteString>,
-    #[serde(rename = ".dockercfg")]
-    docker_cfg: Option<ByteString>,
-}
-
-impl PullSecretData {
-    fn for_type(self, secret_type: SecretType) -> Option<Vec<u8>> {
-        match secret_type {
-            SecretType::DockerConfigJson => self.docker_config_json,
-            SecretType::DockerCfg => self.docker_cfg,
-        }
-        .map(|bytes| bytes.0)
-    }
-}
-
-/// A pull secret as listed: name, type and the bytes of its data key.
-pub struct ListedSecret {
-    pub name: String,
-    pub secret_type: SecretType,
-    pub data: Option<Vec<u8>>,
-}
-
-/// Lists the namespace's secrets of both pull-secret types, concurrently, as the pod's service
-/// account (the API server checks that it may), within `timeout`.
-pub async fn list_pull_secrets(
-    endpoint: &Endpoint,
-    token: &SecretString,
-    namespace: &str,
-    timeout: Duration,
-) -> Result<Vec<ListedSecret>> {
-    let uri: http::Uri = endpoint
-        .url
-        .parse()
-        .with_context(|| format!("parsing API server URL {:?}", endpoint.url))?;
-    let mut config = kube::Config::new(uri);
-    config.root_cert = endpoint.roots.clone();
-    config.accept_invalid_certs = endpoint.roots.is_none();
-    config.auth_info.token = Some(token.clone());
-    config.connect_timeout = Some(timeout);
-    config.read_timeout = Some(timeout);
-    config.write_timeout = Some(timeout);
-    config.default_retry = false;
-    let client = kube::Client::try_from(config)
-        .with_context(|| format!("setting up a client for {}", endpoint.url))?;
-    let secrets = kube::core::Request::new(format!("/api/v1/namespaces/{namespace}/secrets"));
-    let list = |secret_type: SecretType| {
-        let (client, secrets) = (&client, &secrets);
-        async move {
-            let params = ListParams::default().fields(&format!("type={}", secret_type.type_name()));
-            let request = secrets
-                .list(&params)
-                .with_context(|| format!("building the list request for namespace {namespace}"))?;
-            let list: SecretList = client
-                .request(request)
-                .await
-                .map_err(|e| describe(e, &endpoint.url, namespace))?;
-            Ok::<_, anyhow::Error>(
-                list.items
-                    .into_iter()
-                    .map(|secret| ListedSecret {
-                        name: secret.metadata.name,
-                        secret_type,
-                        data: secret.data.and_then(|data| data.for_type(secret_type)),
-                    })
-                    .collect::<Vec<_>>(),
-            )
-        }
-    };
-    let both = async {
-        let (json, cfg) = tokio::try_join!(
-            list(SecretType::DockerConfigJson),
-            list(SecretType::DockerCfg)
-        )?;
-        Ok::<_, anyhow::Error>(json.into_iter().chain(cfg).collect())
-    };
-    tokio::time::timeout(timeout, both).await.map_err(|_| {
-        anyhow::anyhow!(
-            "listing secrets in namespace {namespace} at {}: no answer within {timeout:?}",
-            endpoint.url
-        )
-    })?
-}
-
 /// Process-wide TLS set-up, to run before the async runtime (and so any other thread) exists.
 ///
 /// With OpenSSL, the kube client's connector starts from the system's default verify paths and adds
@@ -313,20 +205,6 @@ pub fn prepare_tls() {
         // SAFETY: no other thread exists yet (see above); OpenSSL reads these when the client's
         // connector is built.
         unsafe { std::env::set_var(variable, "/dev/null") };
-    }
-}
-
-/// One line naming the request and what the server said (its status, never our token).
-fn describe(error: kube::Error, url: &str, namespace: &str) -> anyhow::Error {
-    let what = format!("listing secrets in namespace {namespace} at {url}");
-    match error {
-        kube::Error::Api(status) => anyhow::anyhow!(
-            "{what}: HTTP {} {}: {}",
-            status.code,
-            status.reason,
-            status.message
-        ),
-        other => anyhow::Error::new(other).context(what),
     }
 }
 

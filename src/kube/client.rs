@@ -1,0 +1,305 @@
+//! The requests the provider makes, as the pod's service account: list a namespace's pull secrets,
+//! get one secret, get the `imagePullSecrets` of a service account or a pod. Every answer is read
+//! into a minimal type, so a namespace with thousands of secrets (and their annotations and managed
+//! fields) stays small, and every read may be served from the API server's watch cache
+//! (`resourceVersion=0`) rather than a quorum read from etcd.
+
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use k8s_openapi::ByteString;
+use kube::api::{GetParams, ListParams};
+use kube::core::Request;
+use secrecy::SecretString;
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+
+use super::Endpoint;
+use crate::kubelet::PodClaim;
+use crate::secrets::SecretType;
+
+/// A pull secret as read: name, type and the bytes of its data key.
+pub struct ListedSecret {
+    pub name: String,
+    pub secret_type: SecretType,
+    pub data: Option<Vec<u8>>,
+}
+
+/// What the API server answered instead of the object: its HTTP status and `Status` message.
+#[derive(Debug)]
+pub struct ApiStatus {
+    pub code: u16,
+    reason: String,
+    message: String,
+}
+
+impl std::fmt::Display for ApiStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "HTTP {} {}: {}",
+            self.code,
+            self.reason,
+            quoted(&self.message)
+        )
+    }
+}
+
+impl std::error::Error for ApiStatus {}
+
+/// The HTTP status of the API server's answer that failed a request, if it answered.
+pub fn status_code(error: &anyhow::Error) -> Option<u16> {
+    error.downcast_ref::<ApiStatus>().map(|status| status.code)
+}
+
+/// A server's message as one bounded line: at most this many characters, escaped, so a huge or
+/// multi-line message can neither flood the journal nor forge log lines.
+const MAX_QUOTED_CHARS: usize = 300;
+
+fn quoted(message: &str) -> String {
+    let mut chars = message.chars();
+    let head: String = chars.by_ref().take(MAX_QUOTED_CHARS).collect();
+    let more = if chars.next().is_some() { "..." } else { "" };
+    format!("\"{}\"{more}", head.escape_debug())
+}
+
+/// A kube client for one namespace, authenticated by the pod's token.
+pub struct Client {
+    client: kube::Client,
+    url: String,
+    namespace: String,
+}
+
+impl Client {
+    pub fn new(
+        endpoint: &Endpoint,
+        token: &SecretString,
+        namespace: &str,
+        timeout: Duration,
+    ) -> Result<Self> {
+        let uri: http::Uri = endpoint
+            .url
+            .parse()
+            .with_context(|| format!("parsing API server URL {:?}", endpoint.url))?;
+        let mut config = kube::Config::new(uri);
+        config.root_cert = endpoint.roots.clone();
+        config.accept_invalid_certs = endpoint.roots.is_none();
+        config.auth_info.token = Some(token.clone());
+        config.connect_timeout = Some(timeout);
+        config.read_timeout = Some(timeout);
+        config.write_timeout = Some(timeout);
+        config.default_retry = false;
+        let client = kube::Client::try_from(config)
+            .with_context(|| format!("setting up a client for {}", endpoint.url))?;
+        Ok(Client {
+            client,
+            url: endpoint.url.clone(),
+            namespace: namespace.to_string(),
+        })
+    }
+
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    pub fn namespace(&self) -> &str {
+        &self.namespace
+    }
+
+    fn resources(&self, resource: &str) -> Request {
+        Request::new(format!("/api/v1/namespaces/{}/{resource}", self.namespace))
+    }
+
+    /// Sends `request`; an error names `what` was asked, the API server and what it answered.
+    async fn send<T: DeserializeOwned>(
+        &self,
+        request: Result<http::Request<Vec<u8>>, kube::core::request::Error>,
+        what: impl FnOnce() -> String,
+    ) -> Result<T> {
+        let what = format!("{} in namespace {} at {}", what(), self.namespace, self.url);
+        let request = request.with_context(|| format!("building the request for {what}"))?;
+        self.client.request(request).await.map_err(|error| {
+            let error = match error {
+                kube::Error::Api(status) => anyhow::Error::new(ApiStatus {
+                    code: status.code,
+                    reason: status.reason.clone(),
+                    message: status.message.clone(),
+                }),
+                other => anyhow::Error::new(other),
+            };
+            error.context(what)
+        })
+    }
+
+    /// The namespace's secrets of one pull-secret type (RBAC: `list` on `secrets`).
+    pub async fn list_pull_secrets(&self, secret_type: SecretType) -> Result<Vec<ListedSecret>> {
+        let params = ListParams::default()
+            .fields(&format!("type={}", secret_type.type_name()))
+            .match_any();
+        let list: SecretList = self
+            .send(self.resources("secrets").list(&params), || {
+                format!("listing secrets of type {}", secret_type.type_name())
+            })
+            .await?;
+        Ok(list
+            .items
+            .into_iter()
+            .map(|secret| ListedSecret {
+                name: secret.metadata.name,
+                secret_type,
+                data: secret.data.and_then(|data| data.for_type(secret_type)),
+            })
+            .collect())
+    }
+
+    /// One secret by name (RBAC: `get` on `secrets`, `resourceNames` may name it); `None` when it
+    /// is not of a pull-secret type.
+    pub async fn get_pull_secret(&self, name: &str) -> Result<Option<ListedSecret>> {
+        let secret: Secret = self
+            .send(
+                self.resources("secrets").get(name, &GetParams::any()),
+                || format!("reading secret {name:?}"),
+            )
+            .await?;
+        let Some(secret_type) = SecretType::from_type_name(&secret.secret_type) else {
+            return Ok(None);
+        };
+        Ok(Some(ListedSecret {
+            name: name.to_string(),
+            secret_type,
+            data: secret.data.and_then(|data| data.for_type(secret_type)),
+        }))
+    }
+
+    /// The `imagePullSecrets` of a service account, in its order (RBAC: `get` on
+    /// `serviceaccounts`).
+    pub async fn service_account_pull_secrets(&self, name: &str) -> Result<Vec<String>> {
+        let account: ServiceAccount = self
+            .send(
+                self.resources("serviceaccounts")
+                    .get(name, &GetParams::any()),
+                || format!("reading service account {name:?}"),
+            )
+            .await?;
+        Ok(names(account.image_pull_secrets))
+    }
+
+    /// The `spec.imagePullSecrets` of the pod the token was issued for, in its order (RBAC: `get`
+    /// on `pods`). A pod of that name with another uid is a newer pod, whose secrets are not ours.
+    pub async fn pod_pull_secrets(&self, claim: &PodClaim) -> Result<Vec<String>> {
+        let pod: Pod = self
+            .send(
+                self.resources("pods").get(&claim.name, &GetParams::any()),
+                || format!("reading pod {:?}", claim.name),
+            )
+            .await?;
+        anyhow::ensure!(
+            pod.metadata.uid == claim.uid,
+            "pod {:?} in namespace {} is not the pod the token was issued for (uid {:?}, the \
+             token's {:?}): not using its pull secrets",
+            claim.name,
+            self.namespace,
+            pod.metadata.uid,
+            claim.uid
+        );
+        Ok(names(pod.spec.image_pull_secrets))
+    }
+}
+
+fn names(references: Vec<LocalObjectReference>) -> Vec<String> {
+    references.into_iter().map(|r| r.name).collect()
+}
+
+#[derive(Deserialize)]
+struct SecretList {
+    #[serde(default)]
+    items: Vec<ListItem>,
+}
+
+#[derive(Deserialize)]
+struct ListItem {
+    metadata: Metadata,
+    data: Option<PullSecretData>,
+}
+
+#[derive(Deserialize)]
+struct Metadata {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    uid: String,
+}
+
+#[derive(Deserialize)]
+struct Secret {
+    #[serde(rename = "type", default)]
+    secret_type: String,
+    data: Option<PullSecretData>,
+}
+
+#[derive(Deserialize)]
+struct PullSecretData {
+    #[serde(rename = ".dockerconfigjson")]
+    docker_config_json: Option<ByteString>,
+    #[serde(rename = ".dockercfg")]
+    docker_cfg: Option<ByteString>,
+}
+
+impl PullSecretData {
+    fn for_type(self, secret_type: SecretType) -> Option<Vec<u8>> {
+        match secret_type {
+            SecretType::DockerConfigJson => self.docker_config_json,
+            SecretType::DockerCfg => self.docker_cfg,
+        }
+        .map(|bytes| bytes.0)
+    }
+}
+
+#[derive(Deserialize)]
+struct LocalObjectReference {
+    #[serde(default)]
+    name: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ServiceAccount {
+    #[serde(default)]
+    image_pull_secrets: Vec<LocalObjectReference>,
+}
+
+#[derive(Deserialize)]
+struct Pod {
+    metadata: Metadata,
+    #[serde(default)]
+    spec: PodSpec,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct PodSpec {
+    #[serde(default)]
+    image_pull_secrets: Vec<LocalObjectReference>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn server_messages_are_quoted_on_one_line() {
+        assert_eq!(quoted("a \"b\"\nc"), r#""a \"b\"\nc""#);
+    }
+
+    #[test]
+    fn long_server_messages_are_cut() {
+        let quoted = quoted(&"x".repeat(10_000));
+        assert_eq!(quoted.len(), MAX_QUOTED_CHARS + 2 + 3);
+        assert!(quoted.ends_with("\"..."));
+    }
+
+    #[test]
+    fn a_message_of_exactly_the_limit_is_not_cut() {
+        assert!(!quoted(&"x".repeat(MAX_QUOTED_CHARS)).ends_with("..."));
+    }
+}

@@ -1,0 +1,211 @@
+//! Which pull secrets a pod may use, read with the narrowest access that finds them.
+//!
+//! RBAC cannot restrict `list` by secret type, so a Role that lets a pod list its namespace's pull
+//! secrets lets it read every secret there. The service account's and the pod's `imagePullSecrets`
+//! name the secrets instead, and `get` can be restricted to exactly those names.
+
+use std::time::Duration;
+
+use anyhow::{Context, Result, anyhow};
+use tracing::{info, warn};
+
+use super::client::{Client, ListedSecret, status_code};
+use crate::kubelet::{TokenClaims, is_dns1123_subdomain};
+use crate::secrets::SecretType;
+
+/// `--secrets-from`: where the pull secrets of a pod are found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SecretsFrom {
+    /// List as `Namespace` does; when that list is forbidden, read as `ServiceAccount` does.
+    Auto,
+    /// Every pull secret of the pod's namespace (RBAC: `list` on `secrets`).
+    Namespace,
+    /// The `imagePullSecrets` of the token's service account (RBAC: `get` on it and on them).
+    ServiceAccount,
+    /// The `spec.imagePullSecrets` of the token's pod, exactly what kubelet uses (RBAC: `get` on
+    /// it and on them).
+    Pod,
+}
+
+impl SecretsFrom {
+    pub const NAMES: &str = "auto, namespace, service-account or pod";
+
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "auto" => Some(SecretsFrom::Auto),
+            "namespace" => Some(SecretsFrom::Namespace),
+            "service-account" => Some(SecretsFrom::ServiceAccount),
+            "pod" => Some(SecretsFrom::Pod),
+            _ => None,
+        }
+    }
+}
+
+/// The pod's pull secrets in precedence order: on equally specific keys the earlier secret wins.
+/// Named secrets keep the order of `imagePullSecrets` (kubelet's); listed ones are sorted by name.
+/// The whole exchange ends within `timeout`.
+pub async fn fetch(
+    client: &Client,
+    from: SecretsFrom,
+    claims: &TokenClaims,
+    timeout: Duration,
+) -> Result<Vec<ListedSecret>> {
+    let forbidden_list = |e| with_rule(e, claims, "list", "secrets", None);
+    let fetch = async {
+        match from {
+            SecretsFrom::Namespace => list(client).await.map_err(forbidden_list),
+            SecretsFrom::ServiceAccount => from_service_account(client, claims).await,
+            SecretsFrom::Pod => from_pod(client, claims).await,
+            SecretsFrom::Auto => match list(client).await {
+                Err(e) if status_code(&e) == Some(403) => {
+                    info!(
+                        namespace = client.namespace(),
+                        "Not allowed to list secrets in namespace {}, reading the pull secrets \
+                         its service account names instead",
+                        client.namespace()
+                    );
+                    from_service_account(client, claims).await.with_context(|| {
+                        format!(
+                            "listing secrets in namespace {} is forbidden (--secrets-from auto)",
+                            client.namespace()
+                        )
+                    })
+                }
+                listed => listed.map_err(forbidden_list),
+            },
+        }
+    };
+    tokio::time::timeout(timeout, fetch).await.map_err(|_| {
+        anyhow!(
+            "reading pull secrets in namespace {} at {}: no answer within {timeout:?}",
+            client.namespace(),
+            client.url()
+        )
+    })?
+}
+
+/// Both pull-secret types, listed concurrently.
+async fn list(client: &Client) -> Result<Vec<ListedSecret>> {
+    let (json, cfg) = tokio::try_join!(
+        client.list_pull_secrets(SecretType::DockerConfigJson),
+        client.list_pull_secrets(SecretType::DockerCfg)
+    )?;
+    let mut listed: Vec<ListedSecret> = json.into_iter().chain(cfg).collect();
+    listed.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(listed)
+}
+
+async fn from_service_account(client: &Client, claims: &TokenClaims) -> Result<Vec<ListedSecret>> {
+    let account = claims.service_account.as_deref().context(
+        "the service account token has no valid kubernetes.io.serviceaccount.name claim, so the \
+         service account's imagePullSecrets cannot be read",
+    )?;
+    let names = client
+        .service_account_pull_secrets(account)
+        .await
+        .map_err(|e| with_rule(e, claims, "get", "serviceaccounts", Some(account)))?;
+    get_named(client, claims, names).await
+}
+
+async fn from_pod(client: &Client, claims: &TokenClaims) -> Result<Vec<ListedSecret>> {
+    let pod = claims.pod.as_ref().context(
+        "the service account token has no valid kubernetes.io.pod claim (name and uid), so the \
+         pod's imagePullSecrets cannot be read: kubelet's tokens for credential providers have it",
+    )?;
+    let names = client
+        .pod_pull_secrets(pod)
+        .await
+        .map_err(|e| with_rule(e, claims, "get", "pods", Some(&pod.name)))?;
+    get_named(client, claims, names).await
+}
+
+/// Gets the named secrets concurrently, in the order given, each once. One that does not exist,
+/// cannot be a secret's name or is not a pull secret is skipped with a warning naming it.
+async fn get_named(
+    client: &Client,
+    claims: &TokenClaims,
+    names: Vec<String>,
+) -> Result<Vec<ListedSecret>> {
+    let mut unique: Vec<String> = Vec::with_capacity(names.len());
+    for name in names {
+        if !is_dns1123_subdomain(&name) {
+            warn!(
+                namespace = client.namespace(),
+                "Skipping image pull secret {:?}: not a valid secret name",
+                name.escape_debug().to_string()
+            );
+        } else if !unique.contains(&name) {
+            unique.push(name);
+        }
+    }
+    let answers =
+        futures::future::join_all(unique.iter().map(|name| client.get_pull_secret(name))).await;
+    let mut secrets = Vec::with_capacity(answers.len());
+    for (name, answer) in unique.iter().zip(answers) {
+        match answer {
+            Ok(Some(secret)) => secrets.push(secret),
+            Ok(None) => warn!(
+                namespace = client.namespace(),
+                secret = name,
+                "Skipping image pull secret {name}: its type is neither {} nor {}",
+                SecretType::DockerConfigJson.type_name(),
+                SecretType::DockerCfg.type_name()
+            ),
+            Err(e) if status_code(&e) == Some(404) => warn!(
+                namespace = client.namespace(),
+                secret = name,
+                "Skipping image pull secret {name}: it does not exist in namespace {}",
+                client.namespace()
+            ),
+            Err(e) => return Err(with_rule(e, claims, "get", "secrets", Some(name))),
+        }
+    }
+    Ok(secrets)
+}
+
+fn identity(claims: &TokenClaims) -> String {
+    match &claims.service_account {
+        Some(account) => format!("system:serviceaccount:{}:{account}", claims.namespace),
+        None => "the pod's service account".to_string(),
+    }
+}
+
+/// A forbidden request gets the Role rule that would allow it beside the server's answer.
+fn with_rule(
+    error: anyhow::Error,
+    claims: &TokenClaims,
+    verb: &str,
+    resource: &str,
+    name: Option<&str>,
+) -> anyhow::Error {
+    if status_code(&error) != Some(403) {
+        return error;
+    }
+    let names = name
+        .map(|name| format!(", resourceNames: [\"{name}\"]"))
+        .unwrap_or_default();
+    anyhow!(
+        "{error:#}; {} needs a Role rule {{apiGroups: [\"\"], resources: [\"{resource}\"], \
+         verbs: [\"{verb}\"]{names}}}",
+        identity(claims)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_source_is_known_by_its_flag_value() {
+        for (name, source) in [
+            ("auto", SecretsFrom::Auto),
+            ("namespace", SecretsFrom::Namespace),
+            ("service-account", SecretsFrom::ServiceAccount),
+            ("pod", SecretsFrom::Pod),
+        ] {
+            assert_eq!(SecretsFrom::parse(name), Some(source));
+            assert!(SecretsFrom::NAMES.contains(name));
+        }
+        assert_eq!(SecretsFrom::parse("serviceaccount"), None);
+    }
+}

@@ -1,0 +1,415 @@
+//! `--secrets-from`: each way of finding a pod's pull secrets works under its minimal Role, reads
+//! nothing more, and fails with the rule it lacks.
+
+mod support;
+
+use support::apiserver::{POD_NAME, POD_UID, bound_token};
+use support::*;
+
+const IMAGE: &str = "docker.io/library/nginx";
+
+/// A node whose `default` service account in `team-a` has no Role at all, and a pull secret
+/// `mirror-pull` for the mirror.
+fn node_without_rbac() -> Node {
+    let node = Node::with_mirror_secret("alice", "pw");
+    node.api.revoke("team-a", "default");
+    node
+}
+
+/// The minimal Role of `--secrets-from service-account`: `get` on the service account and on the
+/// secrets it names.
+fn grant_service_account_role(node: &Node, secrets: &[&str]) {
+    node.api.grant(
+        "team-a",
+        "default",
+        &["get"],
+        "serviceaccounts",
+        &["default"],
+    );
+    node.api
+        .grant("team-a", "default", &["get"], "secrets", secrets);
+}
+
+fn mirror_user(node: &Node) -> Option<String> {
+    let file = node.auth_file("team-a", IMAGE)?;
+    let auth = file["auths"][format!("{MIRROR}/library/nginx")]["auth"].as_str()?;
+    let decoded = base64_decode(auth);
+    Some(decoded.split_once(':').unwrap().0.to_string())
+}
+
+fn base64_decode(text: &str) -> String {
+    use base64::Engine;
+    String::from_utf8(
+        base64::engine::general_purpose::STANDARD
+            .decode(text)
+            .unwrap(),
+    )
+    .unwrap()
+}
+
+fn verbs(node: &Node) -> Vec<(&'static str, String, u16)> {
+    node.api
+        .requests()
+        .into_iter()
+        .map(|r| (r.verb, r.path, r.status))
+        .collect()
+}
+
+#[test]
+fn service_account_mode_reads_the_secrets_it_names_under_a_get_only_role() {
+    let node = node_without_rbac();
+    node.api
+        .add_service_account("team-a", "default", &["mirror-pull"]);
+    grant_service_account_role(&node, &["mirror-pull"]);
+    let run = node.run(
+        &request(IMAGE, "team-a"),
+        &["--secrets-from", "service-account"],
+    );
+    assert_success(&run);
+    assert_eq!(mirror_user(&node).as_deref(), Some("alice"));
+    assert_eq!(
+        verbs(&node),
+        [
+            (
+                "get",
+                "/api/v1/namespaces/team-a/serviceaccounts/default".into(),
+                200
+            ),
+            (
+                "get",
+                "/api/v1/namespaces/team-a/secrets/mirror-pull".into(),
+                200
+            ),
+        ]
+    );
+}
+
+#[test]
+fn service_account_mode_reads_the_account_the_token_names() {
+    let node = node_without_rbac();
+    let token = bound_token("team-a", "builder", POD_NAME, POD_UID);
+    node.api.add_account(&token, "team-a", "builder");
+    node.api
+        .add_service_account("team-a", "default", &["nothing-here"]);
+    node.api
+        .add_service_account("team-a", "builder", &["mirror-pull"]);
+    node.api.grant(
+        "team-a",
+        "builder",
+        &["get"],
+        "serviceaccounts",
+        &["builder"],
+    );
+    node.api
+        .grant("team-a", "builder", &["get"], "secrets", &["mirror-pull"]);
+    let run = node.run(
+        &request_with_token(IMAGE, &token),
+        &["--secrets-from", "service-account"],
+    );
+    assert_success(&run);
+    assert_eq!(mirror_user(&node).as_deref(), Some("alice"));
+}
+
+#[test]
+fn pod_mode_reads_the_pods_own_image_pull_secrets_under_a_get_only_role() {
+    let node = node_without_rbac();
+    node.api
+        .add_pod("team-a", POD_NAME, POD_UID, &["mirror-pull"]);
+    node.api
+        .grant("team-a", "default", &["get"], "pods", &[POD_NAME]);
+    node.api
+        .grant("team-a", "default", &["get"], "secrets", &["mirror-pull"]);
+    let run = node.run(&request(IMAGE, "team-a"), &["--secrets-from", "pod"]);
+    assert_success(&run);
+    assert_eq!(mirror_user(&node).as_deref(), Some("alice"));
+    assert_eq!(
+        verbs(&node),
+        [
+            (
+                "get",
+                format!("/api/v1/namespaces/team-a/pods/{POD_NAME}"),
+                200
+            ),
+            (
+                "get",
+                "/api/v1/namespaces/team-a/secrets/mirror-pull".into(),
+                200
+            ),
+        ]
+    );
+}
+
+#[test]
+fn pod_mode_refuses_a_newer_pod_of_the_same_name() {
+    let node = node_without_rbac();
+    node.api
+        .add_pod("team-a", POD_NAME, "uid-of-a-newer-pod", &["mirror-pull"]);
+    node.api
+        .grant("team-a", "default", &["get"], "pods", &[POD_NAME]);
+    node.api
+        .grant("team-a", "default", &["get"], "secrets", &["mirror-pull"]);
+    let run = node.run(&request(IMAGE, "team-a"), &["--secrets-from", "pod"]);
+    assert_failure(&run, "is not the pod the token was issued for");
+    assert!(run.stderr.contains("uid-of-a-newer-pod"), "{}", run.stderr);
+    assert_eq!(node.api.requests().len(), 1, "no secret may be read");
+    assert!(node.auth_dir_entries().is_empty());
+}
+
+#[test]
+fn named_modes_never_list() {
+    for mode in ["service-account", "pod"] {
+        let node = node_without_rbac();
+        node.api
+            .add_service_account("team-a", "default", &["mirror-pull"]);
+        node.api
+            .add_pod("team-a", POD_NAME, POD_UID, &["mirror-pull"]);
+        // Even a Role that would allow listing is not used.
+        node.api
+            .grant("team-a", "default", &["get", "list"], "secrets", &[]);
+        node.api
+            .grant("team-a", "default", &["get"], "serviceaccounts", &[]);
+        node.api.grant("team-a", "default", &["get"], "pods", &[]);
+        assert_success(&node.run(&request(IMAGE, "team-a"), &["--secrets-from", mode]));
+        assert!(
+            node.api.requests().iter().all(|r| r.verb == "get"),
+            "{mode}: {:?}",
+            node.api.requests()
+        );
+    }
+}
+
+#[test]
+fn every_read_may_be_served_from_the_watch_cache() {
+    for mode in ["namespace", "service-account", "pod"] {
+        let node = Node::with_mirror_secret("alice", "pw");
+        node.api
+            .add_service_account("team-a", "default", &["mirror-pull"]);
+        node.api
+            .add_pod("team-a", POD_NAME, POD_UID, &["mirror-pull"]);
+        node.api
+            .grant("team-a", "default", &["get"], "serviceaccounts", &[]);
+        node.api.grant("team-a", "default", &["get"], "pods", &[]);
+        assert_success(&node.run(&request(IMAGE, "team-a"), &["--secrets-from", mode]));
+        let requests = node.api.requests();
+        assert!(!requests.is_empty());
+        for r in requests {
+            assert_eq!(r.resource_version.as_deref(), Some("0"), "{mode}: {r:?}");
+        }
+    }
+}
+
+#[test]
+fn a_named_secret_that_does_not_exist_is_skipped_with_a_warning() {
+    let node = node_without_rbac();
+    node.api
+        .add_service_account("team-a", "default", &["gone", "mirror-pull"]);
+    grant_service_account_role(&node, &["gone", "mirror-pull"]);
+    let run = node.run(
+        &request(IMAGE, "team-a"),
+        &["--secrets-from", "service-account"],
+    );
+    assert_success(&run);
+    assert_eq!(mirror_user(&node).as_deref(), Some("alice"));
+    let warning = run
+        .stderr
+        .lines()
+        .find(|l| l.contains("WARN"))
+        .unwrap_or_default();
+    assert!(
+        warning.contains("gone") && warning.contains("does not exist"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn a_named_secret_that_is_not_a_pull_secret_is_skipped_with_a_warning() {
+    let node = node_without_rbac();
+    node.api.add_secret(
+        "team-a",
+        "tls",
+        "kubernetes.io/tls",
+        "tls.crt",
+        "certificate",
+    );
+    node.api
+        .add_service_account("team-a", "default", &["tls", "mirror-pull"]);
+    grant_service_account_role(&node, &["tls", "mirror-pull"]);
+    let run = node.run(
+        &request(IMAGE, "team-a"),
+        &["--secrets-from", "service-account"],
+    );
+    assert_success(&run);
+    assert_eq!(mirror_user(&node).as_deref(), Some("alice"));
+    assert!(
+        run.stderr
+            .lines()
+            .any(|l| l.contains("WARN") && l.contains("tls") && l.contains("type")),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn a_forbidden_named_secret_fails_the_run_naming_the_rule_that_would_allow_it() {
+    let node = node_without_rbac();
+    let config = docker_config_json(&[("other.io", "bob", "pw")]);
+    node.api.add_pull_secret("team-a", "other", &config);
+    node.api
+        .add_service_account("team-a", "default", &["mirror-pull", "other"]);
+    grant_service_account_role(&node, &["mirror-pull"]);
+    let run = node.run(
+        &request(IMAGE, "team-a"),
+        &["--secrets-from", "service-account"],
+    );
+    assert_failure(
+        &run,
+        r#"system:serviceaccount:team-a:default needs a Role rule {apiGroups: [""], resources: ["secrets"], verbs: ["get"], resourceNames: ["other"]}"#,
+    );
+    assert!(run.stderr.contains("HTTP 403"), "{}", run.stderr);
+    assert!(
+        !run.stderr.contains(&service_account_token("team-a")),
+        "the token is never printed"
+    );
+    assert!(node.auth_dir_entries().is_empty());
+}
+
+#[test]
+fn a_forbidden_service_account_fails_the_run_naming_the_rule() {
+    let node = node_without_rbac();
+    node.api
+        .add_service_account("team-a", "default", &["mirror-pull"]);
+    let run = node.run(
+        &request(IMAGE, "team-a"),
+        &["--secrets-from", "service-account"],
+    );
+    assert_failure(
+        &run,
+        r#"resources: ["serviceaccounts"], verbs: ["get"], resourceNames: ["default"]"#,
+    );
+}
+
+#[test]
+fn equally_specific_secrets_tie_in_the_order_of_image_pull_secrets() {
+    for (order, expected) in [(["zeta", "alpha"], "zed"), (["alpha", "zeta"], "al")] {
+        let node = node_without_rbac();
+        for (name, user) in [("zeta", "zed"), ("alpha", "al")] {
+            let config = docker_config_json(&[(MIRROR, user, "pw")]);
+            node.api.add_pull_secret("team-a", name, &config);
+        }
+        node.api.add_service_account("team-a", "default", &order);
+        grant_service_account_role(&node, &order);
+        let run = node.run(
+            &request(IMAGE, "team-a"),
+            &["--secrets-from", "service-account"],
+        );
+        assert_success(&run);
+        assert_eq!(mirror_user(&node).as_deref(), Some(expected), "{order:?}");
+    }
+}
+
+#[test]
+fn a_secret_named_twice_is_read_once() {
+    let node = node_without_rbac();
+    node.api
+        .add_service_account("team-a", "default", &["mirror-pull", "mirror-pull"]);
+    grant_service_account_role(&node, &["mirror-pull"]);
+    assert_success(&node.run(
+        &request(IMAGE, "team-a"),
+        &["--secrets-from", "service-account"],
+    ));
+    assert_eq!(node.api.requests().len(), 2);
+}
+
+#[test]
+fn auto_lists_when_the_role_allows_listing() {
+    let node = Node::with_mirror_secret("alice", "pw");
+    let run = node.run(&request(IMAGE, "team-a"), &[]);
+    assert_success(&run);
+    assert_eq!(mirror_user(&node).as_deref(), Some("alice"));
+    assert!(node.api.requests().iter().all(|r| r.verb == "list"));
+}
+
+#[test]
+fn auto_reads_the_service_accounts_secrets_when_listing_is_forbidden() {
+    let node = node_without_rbac();
+    node.api
+        .add_service_account("team-a", "default", &["mirror-pull"]);
+    grant_service_account_role(&node, &["mirror-pull"]);
+    let run = node.run(&request(IMAGE, "team-a"), &[]);
+    assert_success(&run);
+    assert_eq!(mirror_user(&node).as_deref(), Some("alice"));
+    let mut seen = verbs(&node);
+    seen.sort();
+    assert_eq!(
+        seen,
+        [
+            (
+                "get",
+                "/api/v1/namespaces/team-a/secrets/mirror-pull".into(),
+                200
+            ),
+            (
+                "get",
+                "/api/v1/namespaces/team-a/serviceaccounts/default".into(),
+                200
+            ),
+            ("list", "/api/v1/namespaces/team-a/secrets".into(), 403),
+            ("list", "/api/v1/namespaces/team-a/secrets".into(), 403),
+        ]
+    );
+}
+
+#[test]
+fn auto_without_any_role_fails_naming_both_ways() {
+    let node = node_without_rbac();
+    node.api
+        .add_service_account("team-a", "default", &["mirror-pull"]);
+    let run = node.run(&request(IMAGE, "team-a"), &[]);
+    assert_failure(
+        &run,
+        "listing secrets in namespace team-a is forbidden (--secrets-from auto)",
+    );
+    assert!(
+        run.stderr.contains(r#"resources: ["serviceaccounts"]"#),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn revoking_access_removes_the_pending_file_of_an_earlier_run() {
+    let node = Node::with_mirror_secret("alice", "pw");
+    assert_success(&node.run(&request(IMAGE, "team-a"), &[]));
+    assert!(node.auth_file("team-a", IMAGE).is_some());
+    node.api.revoke("team-a", "default");
+    let run = node.run(&request(IMAGE, "team-a"), &[]);
+    assert!(!run.status.success());
+    assert!(
+        node.auth_file("team-a", IMAGE).is_none(),
+        "CRI-O would use revoked credentials"
+    );
+    assert!(
+        run.stderr.contains("Removed the pending auth file"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn a_run_that_finds_no_matching_secret_removes_the_pending_file() {
+    let node = Node::with_mirror_secret("alice", "pw");
+    assert_success(&node.run(&request(IMAGE, "team-a"), &[]));
+    let config = docker_config_json(&[("elsewhere.io", "alice", "pw")]);
+    node.api.add_pull_secret("team-a", "mirror-pull", &config);
+    assert_success(&node.run(&request(IMAGE, "team-a"), &[]));
+    assert!(node.auth_file("team-a", IMAGE).is_none());
+}
+
+#[test]
+fn a_run_for_another_image_keeps_the_pending_file() {
+    let node = Node::with_mirror_secret("alice", "pw");
+    assert_success(&node.run(&request(IMAGE, "team-a"), &[]));
+    assert_success(&node.run(&request("quay.io/not/mirrored", "team-a"), &[]));
+    assert!(node.auth_file("team-a", IMAGE).is_some());
+}

@@ -95,6 +95,11 @@ fn measure(program: &Path, args: &[String], stdin: &Path, runs: usize) -> Measur
     }
 }
 
+fn with_secrets_from(mut args: Vec<String>, source: &str) -> Vec<String> {
+    args.extend(["--secrets-from".to_string(), source.to_string()]);
+    args
+}
+
 struct Scenario {
     name: &'static str,
     target: &'static str,
@@ -137,6 +142,32 @@ fn main() {
             server.add_pull_secret(namespace, &format!("pull-{i:04}"), &config);
         }
     }
+    // Least privilege: the service account names its pull secrets, and its Role allows getting
+    // exactly those (and itself); listing is forbidden.
+    for (namespace, secrets) in [("named-one", 1), ("named-twenty", 20)] {
+        let token = apiserver::service_account_token(namespace);
+        server.add_account(&token, namespace, "default");
+        let names: Vec<String> = (0..secrets).map(|i| format!("pull-{i:02}")).collect();
+        for (i, name) in names.iter().enumerate() {
+            // Only the last named secret matches the mirror.
+            let config = if i + 1 == secrets {
+                secret.clone()
+            } else {
+                apiserver::docker_config_json(&[(&format!("other-{i}.example.com"), "u", "p")])
+            };
+            server.add_pull_secret(namespace, name, &config);
+        }
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        server.add_service_account(namespace, "default", &names);
+        server.grant(
+            namespace,
+            "default",
+            &["get"],
+            "serviceaccounts",
+            &["default"],
+        );
+        server.grant(namespace, "default", &["get"], "secrets", &names);
+    }
     std::fs::write(
         path("registries.conf"),
         format!(
@@ -163,6 +194,12 @@ fn main() {
     let mirrored = request("mirror.json", "docker.io/library/nginx", "one");
     let many = request("many.json", "docker.io/library/nginx", "many");
     let big_image = request("big.json", "registry-5000.example.com/elsewhere/app", "one");
+    let named_one = request("named-one.json", "docker.io/library/nginx", "named-one");
+    let named_twenty = request(
+        "named-twenty.json",
+        "docker.io/library/nginx",
+        "named-twenty",
+    );
     let node_args = |conf: &str| -> Vec<String> {
         [
             ("--registries-conf", path(conf)),
@@ -209,6 +246,30 @@ fn main() {
             stdin: many.clone(),
             floor_stdin: many.clone(),
             runs: 10,
+        },
+        Scenario {
+            name: "service-account, 1 named secret",
+            target: "<= 1-secret list + 1 ms CPU",
+            args: with_secrets_from(node_args("registries.conf"), "service-account"),
+            stdin: named_one.clone(),
+            floor_stdin: named_one.clone(),
+            runs: 30,
+        },
+        Scenario {
+            name: "service-account, 20 named secrets",
+            target: "one round trip for all",
+            args: with_secrets_from(node_args("registries.conf"), "service-account"),
+            stdin: named_twenty.clone(),
+            floor_stdin: named_twenty.clone(),
+            runs: 30,
+        },
+        Scenario {
+            name: "auto, list forbidden, 1 named secret",
+            target: "-",
+            args: node_args("registries.conf"),
+            stdin: named_one.clone(),
+            floor_stdin: named_one.clone(),
+            runs: 30,
         },
         Scenario {
             name: "10,000 registries.conf entries",

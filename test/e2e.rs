@@ -307,6 +307,45 @@ fn mirror_pull_works_with_only_the_auth_file() {
 
 #[test]
 #[ignore = "end to end: run with make e2e"]
+fn service_account_mode_pulls_under_a_get_only_role_and_revocation_withdraws_the_file() {
+    if !parts_present(
+        "service_account_mode_pulls_under_a_get_only_role_and_revocation_withdraws_the_file",
+    ) {
+        return;
+    }
+    let registry = Registry::start(&[("alice", "pw-a")]);
+    let node = mirrored_node(&registry, "mirror");
+    node.api.revoke("team-a", "default");
+    node.api
+        .add_service_account("team-a", "default", &["mirror-pull"]);
+    node.api.grant(
+        "team-a",
+        "default",
+        &["get"],
+        "serviceaccounts",
+        &["default"],
+    );
+    node.api
+        .grant("team-a", "default", &["get"], "secrets", &["mirror-pull"]);
+    let args = ["--secrets-from", "service-account"];
+    let run = node.run(&request(IMAGE, "team-a"), &args);
+    assert!(run.status.success(), "{}", run.stderr);
+    assert!(node.api.requests().iter().all(|r| r.verb == "get"));
+    let auth_file = node.auth_dir().join(auth_file_name("team-a", IMAGE));
+    assert_pulled(
+        &inspect(&node, &auth_file, IMAGE),
+        "skopeo inspect with the service account's pull secret",
+    );
+
+    // The Role is taken away before CRI-O consumed the file: the next run must not leave it.
+    node.api.revoke("team-a", "default");
+    let run = node.run(&request(IMAGE, "team-a"), &args);
+    assert!(!run.status.success(), "{}", run.stderr);
+    assert!(!auth_file.exists(), "{}", run.stderr);
+}
+
+#[test]
+#[ignore = "end to end: run with make e2e"]
 fn without_the_file_or_with_a_docker_io_key_the_registry_refuses() {
     if !parts_present("without_the_file_or_with_a_docker_io_key_the_registry_refuses") {
         return;

@@ -3,6 +3,7 @@
 
 mod support;
 
+use serde_json::{Value, json};
 use support::apiserver::{POD_NAME, POD_UID, bound_token};
 use support::*;
 
@@ -412,4 +413,75 @@ fn a_run_for_another_image_keeps_the_pending_file() {
     assert_success(&node.run(&request(IMAGE, "team-a"), &[]));
     assert_success(&node.run(&request("quay.io/not/mirrored", "team-a"), &[]));
     assert!(node.auth_file("team-a", IMAGE).is_some());
+}
+
+/// Grants `default` in `team-a` the Role of a `contrib/rbac/` file (written for `default` in
+/// `my-namespace`), as `kubectl apply -n team-a` of that file would.
+fn apply_contrib_role(node: &Node, file: &str) {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("contrib/rbac")
+        .join(file);
+    let text = std::fs::read_to_string(&path).unwrap();
+    let documents: Vec<Value> = serde_saphyr::from_multiple(&text).unwrap();
+    let role = documents.iter().find(|d| d["kind"] == "Role").unwrap();
+    let binding = documents
+        .iter()
+        .find(|d| d["kind"] == "RoleBinding")
+        .unwrap();
+    assert_eq!(
+        binding["roleRef"]["name"], role["metadata"]["name"],
+        "{file}"
+    );
+    assert_eq!(
+        binding["subjects"],
+        json!([{"kind": "ServiceAccount", "name": "default", "namespace": "my-namespace"}]),
+        "{file}"
+    );
+    let strings = |value: &Value| -> Vec<String> {
+        value
+            .as_array()
+            .map(|a| a.iter().map(|v| v.as_str().unwrap().to_string()).collect())
+            .unwrap_or_default()
+    };
+    for rule in role["rules"].as_array().unwrap() {
+        assert_eq!(rule["apiGroups"], json!([""]), "{file}");
+        let verbs = strings(&rule["verbs"]);
+        let names = strings(&rule["resourceNames"]);
+        for resource in strings(&rule["resources"]) {
+            node.api.grant(
+                "team-a",
+                "default",
+                &verbs.iter().map(String::as_str).collect::<Vec<_>>(),
+                &resource,
+                &names.iter().map(String::as_str).collect::<Vec<_>>(),
+            );
+        }
+    }
+}
+
+#[test]
+fn each_contrib_role_is_enough_for_its_mode() {
+    for (file, mode, user) in [
+        ("namespace-list-secrets.yaml", "namespace", "alice"),
+        (
+            "service-account-pull-secrets.yaml",
+            "service-account",
+            "linked",
+        ),
+        ("service-account-pull-secrets.yaml", "auto", "linked"),
+        ("pod-pull-secrets.yaml", "pod", "linked"),
+    ] {
+        let node = node_without_rbac();
+        let config = docker_config_json(&[(MIRROR, "linked", "pw")]);
+        node.api
+            .add_pull_secret("team-a", "my-pull-secret", &config);
+        node.api
+            .add_service_account("team-a", "default", &["my-pull-secret"]);
+        node.api
+            .add_pod("team-a", POD_NAME, POD_UID, &["my-pull-secret"]);
+        apply_contrib_role(&node, file);
+        let run = node.run(&request(IMAGE, "team-a"), &["--secrets-from", mode]);
+        assert_success(&run);
+        assert_eq!(mirror_user(&node).as_deref(), Some(user), "{file} {mode}");
+    }
 }

@@ -7,10 +7,15 @@ use base64::Engine;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
+use crate::logging;
+
 pub const API_VERSION: &str = "credentialprovider.kubelet.k8s.io/v1";
 
 /// Kubelet sends a few hundred bytes; anything past this is not a request.
 pub const MAX_REQUEST_BYTES: u64 = 1024 * 1024;
+
+/// Far more than any registry accepts (distribution caps a repository name at 255 characters).
+const MAX_IMAGE_BYTES: usize = 4096;
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -43,6 +48,17 @@ pub fn parse_request(input: &[u8]) -> Result<Request> {
     ensure!(
         !request.image.is_empty(),
         "the request on stdin has an empty image"
+    );
+    // The image is named in log lines and file names: it must be a reference, not arbitrary text.
+    ensure!(
+        request.image.len() <= MAX_IMAGE_BYTES
+            && !request
+                .image
+                .chars()
+                .any(|c| c.is_whitespace() || c.is_control()),
+        "the request's image {} is not an image reference (at most {MAX_IMAGE_BYTES} bytes, no \
+         white space or control characters)",
+        logging::quoted(&request.image)
     );
     Ok(request)
 }
@@ -187,6 +203,24 @@ mod tests {
         assert!(parse_request(br#"{"kind":"Pod","image":"a"}"#).is_err());
         assert!(parse_request(br#"{"image":""}"#).is_err());
         assert!(parse_request(b"not json").is_err());
+    }
+
+    #[test]
+    fn an_image_that_could_forge_log_lines_is_refused_quoted() {
+        let err = parse_request(br#"{"image":"a.io/x\nERROR forged"}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(r#""a.io/x\nERROR forged""#), "{err}");
+        assert!(!err.contains('\n'));
+        assert!(parse_request(br#"{"image":"a.io/x y"}"#).is_err());
+    }
+
+    #[test]
+    fn an_image_longer_than_any_reference_is_refused() {
+        let long = format!(r#"{{"image":"a.io/{}"}}"#, "x".repeat(MAX_IMAGE_BYTES));
+        assert!(parse_request(long.as_bytes()).is_err());
+        let longest = format!(r#"{{"image":"a.io/{}"}}"#, "x".repeat(MAX_IMAGE_BYTES - 5));
+        assert!(parse_request(longest.as_bytes()).is_ok());
     }
 
     #[test]

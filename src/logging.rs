@@ -50,6 +50,17 @@ pub fn init(level: tracing::Level) -> Journal {
     Journal { marker }
 }
 
+/// Text from outside (a server's message, a request's image) as one bounded line: at most this many
+/// characters, escaped and quoted, so it can neither flood the journal nor forge log lines.
+const MAX_QUOTED_CHARS: usize = 300;
+
+pub fn quoted(text: &str) -> String {
+    let mut chars = text.chars();
+    let head: String = chars.by_ref().take(MAX_QUOTED_CHARS).collect();
+    let more = if chars.next().is_some() { "..." } else { "" };
+    format!("\"{}\"{more}", head.escape_debug())
+}
+
 /// Lets the process wait, before it exits, until journald has taken in its entries.
 ///
 /// Journald attaches `_COMM` (which operators and OpenShift's e2e filter on) by reading
@@ -82,4 +93,22 @@ fn unsent_bytes(socket: &UnixDatagram) -> Option<i32> {
     // SAFETY: SIOCOUTQ (TIOCOUTQ on Linux) writes one c_int through the pointer.
     let result = unsafe { libc::ioctl(socket.as_raw_fd(), libc::TIOCOUTQ, &mut bytes) };
     (result == 0).then_some(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoted_text_is_one_escaped_line() {
+        assert_eq!(quoted("a \"b\"\nc\u{1b}"), r#""a \"b\"\nc\u{1b}""#);
+    }
+
+    #[test]
+    fn long_text_is_cut_at_the_limit() {
+        let quoted = quoted(&"é".repeat(10_000));
+        assert_eq!(quoted.chars().count(), MAX_QUOTED_CHARS + 2 + 3);
+        assert!(quoted.ends_with("\"..."));
+        assert!(!super::quoted(&"x".repeat(MAX_QUOTED_CHARS)).ends_with("..."));
+    }
 }

@@ -508,3 +508,49 @@ fn invalid_registries_conf_fails_naming_the_file_and_reason() {
     assert!(node.api.requests().is_empty());
     assert!(node.auth_dir_entries().is_empty());
 }
+
+/// A plain TCP listener that counts the connections it accepts.
+fn counting_listener() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap().to_string();
+    let accepted = std::sync::Arc::new(AtomicUsize::new(0));
+    let counter = std::sync::Arc::clone(&accepted);
+    std::thread::spawn(move || {
+        for _ in listener.incoming() {
+            counter.fetch_add(1, Ordering::SeqCst);
+        }
+    });
+    (address, accepted)
+}
+
+#[test]
+fn a_plain_http_api_server_never_gets_the_token() {
+    let node = node_with_mirror_secret();
+    let (address, accepted) = counting_listener();
+    let url = format!("http://{address}");
+    let run = node.run(&request(IMAGE, "team-a"), &["--api-server", &url]);
+    assert_failure(&run, "from --api-server");
+    assert!(run.stderr.contains("not an https:// URL"), "{}", run.stderr);
+    assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 0);
+}
+
+#[test]
+fn a_plain_http_server_in_the_kubeconfig_is_refused_naming_the_file() {
+    let node = node_with_mirror_secret();
+    let (address, accepted) = counting_listener();
+    std::fs::write(
+        node.path("kubeconfig"),
+        format!("apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: http://{address}\n"),
+    )
+    .unwrap();
+    let mut args = node.local_args();
+    args.extend([
+        "--kubeconfig".into(),
+        node.path("kubeconfig").display().to_string(),
+        "--insecure-skip-tls-verify".into(),
+    ]);
+    let run = run_binary(&args, &request(IMAGE, "team-a"));
+    assert_failure(&run, &node.path("kubeconfig").display().to_string());
+    assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 0);
+}

@@ -16,6 +16,7 @@ use serde::de::DeserializeOwned;
 
 use super::Endpoint;
 use crate::kubelet::PodClaim;
+use crate::logging;
 use crate::secrets::SecretType;
 
 /// A pull secret as read: name, type and the bytes of its data key.
@@ -40,7 +41,7 @@ impl std::fmt::Display for ApiStatus {
             "HTTP {} {}: {}",
             self.code,
             self.reason,
-            quoted(&self.message)
+            logging::quoted(&self.message)
         )
     }
 }
@@ -50,17 +51,6 @@ impl std::error::Error for ApiStatus {}
 /// The HTTP status of the API server's answer that failed a request, if it answered.
 pub fn status_code(error: &anyhow::Error) -> Option<u16> {
     error.downcast_ref::<ApiStatus>().map(|status| status.code)
-}
-
-/// A server's message as one bounded line: at most this many characters, escaped, so a huge or
-/// multi-line message can neither flood the journal nor forge log lines.
-const MAX_QUOTED_CHARS: usize = 300;
-
-fn quoted(message: &str) -> String {
-    let mut chars = message.chars();
-    let head: String = chars.by_ref().take(MAX_QUOTED_CHARS).collect();
-    let more = if chars.next().is_some() { "..." } else { "" };
-    format!("\"{}\"{more}", head.escape_debug())
 }
 
 /// A kube client for one namespace, authenticated by the pod's token.
@@ -280,26 +270,4 @@ struct Pod {
 struct PodSpec {
     #[serde(default)]
     image_pull_secrets: Vec<LocalObjectReference>,
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn server_messages_are_quoted_on_one_line() {
-        assert_eq!(quoted("a \"b\"\nc"), r#""a \"b\"\nc""#);
-    }
-
-    #[test]
-    fn long_server_messages_are_cut() {
-        let quoted = quoted(&"x".repeat(10_000));
-        assert_eq!(quoted.len(), MAX_QUOTED_CHARS + 2 + 3);
-        assert!(quoted.ends_with("\"..."));
-    }
-
-    #[test]
-    fn a_message_of_exactly_the_limit_is_not_cut() {
-        assert!(!quoted(&"x".repeat(MAX_QUOTED_CHARS)).ends_with("..."));
-    }
 }

@@ -7,9 +7,10 @@ pub mod pull_secrets;
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result, bail, ensure};
 
 use crate::cli::ApiSettings;
+use crate::logging;
 
 /// Kubeconfigs of a node, in the order they are tried: OpenShift, kubeadm, others.
 const NODE_KUBECONFIGS: [&str; 3] = [
@@ -53,12 +54,20 @@ pub fn endpoint(settings: &ApiSettings) -> Result<Endpoint> {
             .map(read_kubeconfig)
             .transpose()?,
     };
-    let url = settings
-        .server
-        .clone()
-        .or(env_url)
-        .or_else(|| kubeconfig.as_ref().and_then(|k| k.server.clone()))
-        .unwrap_or_else(|| FALLBACK_SERVER.to_string());
+    let (url, origin) = if let Some(server) = &settings.server {
+        (server.clone(), "--api-server".to_string())
+    } else if let Some(url) = env_url {
+        let path = settings.kube_config_dir.join("apiserver-url.env");
+        (url, path.display().to_string())
+    } else if let Some((server, path)) = kubeconfig
+        .as_ref()
+        .and_then(|k| Some((k.server.clone()?, &k.path)))
+    {
+        (server, path.display().to_string())
+    } else {
+        (FALLBACK_SERVER.to_string(), "the default".to_string())
+    };
+    require_https(&url).with_context(|| format!("the API server URL from {origin}"))?;
     if settings.insecure_skip_tls_verify {
         return Ok(Endpoint { url, roots: None });
     }
@@ -92,6 +101,20 @@ pub fn endpoint(settings: &ApiSettings) -> Result<Endpoint> {
         url,
         roots: Some(roots),
     })
+}
+
+/// The pod's token goes only to a server that TLS verifies (or, with --insecure-skip-tls-verify,
+/// at least encrypts): never in clear text.
+fn require_https(url: &str) -> Result<()> {
+    let uri: http::Uri = url
+        .parse()
+        .with_context(|| format!("{} is not a URL", logging::quoted(url)))?;
+    ensure!(
+        uri.scheme_str() == Some("https") && uri.host().is_some(),
+        "{} is not an https:// URL with a host; the pod's token is only sent over TLS",
+        logging::quoted(url)
+    );
+    Ok(())
 }
 
 fn certificates(pem: &[u8]) -> Result<Vec<Vec<u8>>> {
@@ -237,6 +260,22 @@ mod tests {
         assert_eq!(apiserver_url("KUBERNETES_SERVICE_HOST='h'\n"), None);
         assert_eq!(apiserver_url("KUBERNETES_SERVICE_PORT='1'\n"), None);
         assert_eq!(apiserver_url(""), None);
+    }
+
+    #[test]
+    fn only_https_urls_with_a_host_may_carry_the_token() {
+        assert!(require_https("https://api-int.example.com:6443").is_ok());
+        assert!(require_https("https://[fd00::1]:6443").is_ok());
+        for bad in [
+            "http://api:6443",
+            "api:6443",
+            "https://",
+            "ftp://h",
+            "",
+            "https://a b",
+        ] {
+            assert!(require_https(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

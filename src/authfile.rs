@@ -112,10 +112,17 @@ impl AuthDir {
         let fd = match open_dir(path) {
             Ok(fd) => fd,
             Err(Errno::ENOENT) => return Ok(None),
-            Err(Errno::ELOOP | Errno::ENOTDIR) => bail!(
-                "auth directory {} is not a directory (a symlink is refused)",
-                path.display()
-            ),
+            Err(Errno::ELOOP | Errno::ENOTDIR) => {
+                let symlink = std::fs::symlink_metadata(path).is_ok_and(|m| m.is_symlink());
+                bail!(
+                    "auth directory {} is {}",
+                    path.display(),
+                    match symlink {
+                        true => "a symlink, which is refused: it could redirect credentials",
+                        false => "not a directory",
+                    }
+                )
+            }
             Err(errno) => {
                 return Err(errno)
                     .with_context(|| format!("opening auth directory {}", path.display()));

@@ -61,6 +61,22 @@ pub fn quoted(text: &str) -> String {
     format!("\"{}\"{more}", head.escape_debug())
 }
 
+/// An error and its causes as one line, each said once: hyper's and kube's errors repeat their
+/// cause in their own message, which `{:#}` would print again.
+pub fn one_line(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut line = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !line.ends_with(&text) {
+            line.push_str(": ");
+            line.push_str(&text);
+        }
+        source = cause.source();
+    }
+    line
+}
+
 /// Lets the process wait, before it exits, until journald has taken in its entries.
 ///
 /// Journald attaches `_COMM` (which operators and OpenShift's e2e filter on) by reading
@@ -102,6 +118,42 @@ mod tests {
     #[test]
     fn quoted_text_is_one_escaped_line() {
         assert_eq!(quoted("a \"b\"\nc\u{1b}"), r#""a \"b\"\nc\u{1b}""#);
+    }
+
+    #[derive(Debug)]
+    struct Layer(&'static str, Option<Box<Layer>>);
+
+    impl std::fmt::Display for Layer {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.0)
+        }
+    }
+
+    impl std::error::Error for Layer {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            self.1.as_deref().map(|l| l as _)
+        }
+    }
+
+    #[test]
+    fn a_cause_that_repeats_the_message_before_it_is_said_once() {
+        let error = Layer(
+            "ServiceError: client error (Connect)",
+            Some(Box::new(Layer(
+                "client error (Connect)",
+                Some(Box::new(Layer("invalid peer certificate", None))),
+            ))),
+        );
+        assert_eq!(
+            one_line(&error),
+            "ServiceError: client error (Connect): invalid peer certificate"
+        );
+    }
+
+    #[test]
+    fn distinct_causes_are_all_said() {
+        let error = Layer("reading x", Some(Box::new(Layer("denied", None))));
+        assert_eq!(one_line(&error), "reading x: denied");
     }
 
     #[test]

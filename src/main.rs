@@ -55,7 +55,10 @@ fn main() -> ExitCode {
                 Ok(true) => ExitCode::SUCCESS,
                 Ok(false) => ExitCode::FAILURE,
                 Err(e) => {
-                    eprintln!("crio-credential-provider: {e:#}");
+                    eprintln!(
+                        "crio-credential-provider: {}",
+                        logging::one_line(e.as_ref())
+                    );
                     ExitCode::FAILURE
                 }
             }
@@ -75,7 +78,7 @@ fn main() -> ExitCode {
                     }
                 }
                 Err(e) => {
-                    tracing::error!("{e:#}");
+                    tracing::error!("{}", logging::one_line(e.as_ref()));
                     ExitCode::FAILURE
                 }
             };

@@ -22,12 +22,11 @@ pub fn run(settings: &Settings, input: impl Read) -> Result<String> {
     let request = read_request(input)?;
     let response = kubelet::response(&settings.cache_duration);
     // Every run cleans up, so unconsumed credentials do not outlive --stale-after even when no
-    // later pull needs a file. A directory that fails its checks is reported when it is needed.
+    // later pull needs a file. A directory that fails its checks is reported once: as the run's
+    // error when it needs the directory, else as a warning.
     let auth_dir = AuthDir::open_existing(&settings.auth_dir);
-    match &auth_dir {
-        Ok(Some(dir)) => clean(dir, settings),
-        Ok(None) => {}
-        Err(e) => warn!("Not cleaning up: {e:#}"),
+    if let Ok(Some(dir)) = &auth_dir {
+        clean(dir, settings);
     }
     let image = request.image.as_str();
     let Some(token) = &request.service_account_token else {
@@ -35,6 +34,7 @@ pub fn run(settings: &Settings, input: impl Read) -> Result<String> {
             image,
             "No service account token in the request (pod without service account), nothing to do"
         );
+        finish_without_file(auth_dir, None);
         return Ok(response);
     };
     let claims = kubelet::token_claims(token)?;
@@ -44,17 +44,18 @@ pub fn run(settings: &Settings, input: impl Read) -> Result<String> {
     let content = match auth_file_content(settings, image, token, &claims) {
         Ok(Some(content)) => content,
         Ok(None) => {
-            withdraw(auth_dir.ok().flatten(), &name, &auth_file);
+            finish_without_file(auth_dir, Some((&name, &auth_file)));
             return Ok(response);
         }
         Err(e) => {
-            withdraw(auth_dir.ok().flatten(), &name, &auth_file);
+            finish_without_file(auth_dir, Some((&name, &auth_file)));
             return Err(e);
         }
     };
     let dir = match auth_dir {
         Ok(Some(dir)) => dir,
-        _ => AuthDir::open(&settings.auth_dir)?,
+        Ok(None) => AuthDir::open(&settings.auth_dir)?,
+        Err(e) => return Err(e),
     };
     let context = dir.expected_context(&settings.selinuxfs, settings.selinux_context.as_deref())?;
     dir.write(&name, &content.json, context.as_deref())?;
@@ -201,9 +202,20 @@ fn read_pull_secrets(
     Ok(decode_secrets(listed, &claims.namespace))
 }
 
-/// Removes the pull's pending auth file from an earlier run, if there is one.
-fn withdraw(auth_dir: Option<AuthDir>, name: &str, auth_file: &Path) {
-    let Some(dir) = auth_dir else { return };
+/// Ends a run that writes no file: removes the pull's pending auth file from an earlier run, if
+/// there is one, and reports an auth directory that failed its checks.
+fn finish_without_file(auth_dir: Result<Option<AuthDir>>, pending: Option<(&str, &Path)>) {
+    let dir = match auth_dir {
+        Ok(Some(dir)) => dir,
+        Ok(None) => return,
+        Err(e) => {
+            warn!("Not cleaning up: {e:#}");
+            return;
+        }
+    };
+    let Some((name, auth_file)) = pending else {
+        return;
+    };
     match dir.remove(name) {
         Ok(true) => info!(
             auth_file = %auth_file.display(),

@@ -157,8 +157,7 @@ fn symlinked_auth_dir_is_refused() {
     let run = node.run(&request(IMAGE, "team-a"), &[]);
     assert!(!run.status.success());
     assert!(
-        run.stderr
-            .contains("is not a directory (a symlink is refused)"),
+        run.stderr.contains("is a symlink, which is refused"),
         "{}",
         run.stderr
     );
@@ -166,6 +165,29 @@ fn symlinked_auth_dir_is_refused() {
         std::fs::read_dir(node.path("elsewhere")).unwrap().count(),
         0
     );
+}
+
+#[test]
+fn a_file_given_as_auth_dir_is_called_not_a_directory() {
+    let node = node_with_mirror_secret();
+    std::fs::write(node.auth_dir(), "").unwrap();
+    let run = node.run(&request(IMAGE, "team-a"), &[]);
+    assert!(!run.status.success());
+    assert!(run.stderr.contains("is not a directory"), "{}", run.stderr);
+    assert!(!run.stderr.contains("symlink"), "{}", run.stderr);
+}
+
+#[test]
+fn an_auth_dir_problem_is_reported_once() {
+    let node = node_with_mirror_secret();
+    std::fs::create_dir(node.auth_dir()).unwrap();
+    std::fs::set_permissions(node.auth_dir(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    let needed = node.run(&request(IMAGE, "team-a"), &[]);
+    let not_needed = node.run(&request("quay.io/not/mirrored", "team-a"), &[]);
+    for run in [needed, not_needed] {
+        let mentions = run.stderr.matches("is writable by group or others").count();
+        assert_eq!(mentions, 1, "{}", run.stderr);
+    }
 }
 
 #[test]

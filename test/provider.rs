@@ -6,6 +6,7 @@ mod support;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
+use support::apiserver;
 use support::*;
 
 const IMAGE: &str = "docker.io/library/nginx";
@@ -553,4 +554,110 @@ fn a_plain_http_server_in_the_kubeconfig_is_refused_naming_the_file() {
     let run = run_binary(&args, &request(IMAGE, "team-a"));
     assert_failure(&run, &node.path("kubeconfig").display().to_string());
     assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 0);
+}
+
+/// Runs the binary under `/usr/bin/time -f %M`; returns the run (stderr without the last line)
+/// and its peak RSS in KiB.
+fn run_measured(node: &Node, stdin: &str, extra: &[&str]) -> (Run, u64) {
+    let mut args = vec![BINARY.to_string()];
+    args.extend(node.args());
+    args.extend(extra.iter().map(|a| a.to_string()));
+    let mut child = std::process::Command::new("/usr/bin/time")
+        .arg("-f")
+        .arg("%M")
+        .args(&args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("/usr/bin/time (Debian package time)");
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    let (stderr, rss) = stderr.trim_end().rsplit_once('\n').unwrap();
+    let run = Run {
+        status: output.status,
+        stdout: String::from_utf8(output.stdout).unwrap(),
+        stderr: format!("{stderr}\n"),
+    };
+    (run, rss.trim().parse().unwrap())
+}
+
+#[test]
+fn an_oversized_answer_is_refused_naming_the_limit_and_memory_stays_near_it() {
+    for chunked in [false, true] {
+        let node = node_with_mirror_secret();
+        node.api.force_raw_answer(apiserver::RawAnswer::Oversized {
+            bytes: 100 << 20,
+            chunked,
+        });
+        let (run, peak_kib) = run_measured(&node, &request(IMAGE, "team-a"), &[]);
+        assert_failure(&run, "larger than 32 MiB");
+        assert!(
+            peak_kib < 80 * 1024,
+            "chunked {chunked}: peak RSS {peak_kib} KiB"
+        );
+    }
+}
+
+#[test]
+fn a_redirect_is_not_followed_and_is_called_one() {
+    let node = node_with_mirror_secret();
+    node.api.force_raw_answer(apiserver::RawAnswer::Redirect(
+        "https://elsewhere.example/steal".into(),
+    ));
+    let run = node.run(&request(IMAGE, "team-a"), &[]);
+    assert_failure(&run, "redirect (HTTP 302 Found)");
+    assert!(
+        run.stderr.contains("\"https://elsewhere.example/steal\""),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn a_huge_multi_line_server_message_stays_one_bounded_line() {
+    let node = node_with_mirror_secret();
+    let message = format!("denied\nERROR forged line\n{}", "x".repeat(1 << 20));
+    node.api.force_status_message(403, &message);
+    let run = node.run(&request(IMAGE, "team-a"), &["--secrets-from", "namespace"]);
+    assert_failure(&run, r#""denied\nERROR forged line\nxxx"#);
+    assert!(
+        run.stderr.len() < 4096,
+        "{} bytes of stderr",
+        run.stderr.len()
+    );
+}
+
+#[test]
+fn a_connection_error_says_each_cause_once() {
+    let node = node_with_mirror_secret();
+    let other = FakeApiServer::start();
+    std::fs::write(node.path("other-ca.crt"), &other.ca_pem).unwrap();
+    let other_ca = node.path("other-ca.crt").display().to_string();
+    let run = node.run(&request(IMAGE, "team-a"), &["--ca-file", &other_ca]);
+    let error = run.stderr.lines().find(|l| l.contains("ERROR")).unwrap();
+    let causes: Vec<&str> = error.split(": ").collect();
+    let mut unique = causes.clone();
+    unique.dedup();
+    assert_eq!(causes, unique, "{error}");
+}
+
+#[test]
+fn a_registries_conf_that_cannot_be_checked_fails_the_run_naming_it() {
+    // Below a regular file: ENOTDIR, which (like an SELinux denial) is not "does not exist".
+    let node = node_with_mirror_secret();
+    let below_a_file = node.path("registries.conf/registries.conf");
+    let mut args = node.args();
+    let position = args.iter().position(|a| a == "--registries-conf").unwrap();
+    args[position + 1] = below_a_file.display().to_string();
+    let run = run_binary(&args, &request(IMAGE, "team-a"));
+    assert_failure(&run, &below_a_file.display().to_string());
+    assert!(node.api.requests().is_empty());
 }

@@ -340,23 +340,23 @@ fn auto_reads_the_service_accounts_secrets_when_listing_is_forbidden() {
     let run = node.run(&request(IMAGE, "team-a"), &[]);
     assert_success(&run);
     assert_eq!(mirror_user(&node).as_deref(), Some("alice"));
-    let mut seen = verbs(&node);
-    seen.sort();
+    // The first forbidden list ends the other one, which may or may not have reached the server.
+    let (lists, gets): (Vec<_>, Vec<_>) = verbs(&node).into_iter().partition(|r| r.0 == "list");
+    assert!(!lists.is_empty());
+    assert!(lists.iter().all(|r| r.2 == 403), "{lists:?}");
     assert_eq!(
-        seen,
+        gets,
         [
-            (
-                "get",
-                "/api/v1/namespaces/team-a/secrets/mirror-pull".into(),
-                200
-            ),
             (
                 "get",
                 "/api/v1/namespaces/team-a/serviceaccounts/default".into(),
                 200
             ),
-            ("list", "/api/v1/namespaces/team-a/secrets".into(), 403),
-            ("list", "/api/v1/namespaces/team-a/secrets".into(), 403),
+            (
+                "get",
+                "/api/v1/namespaces/team-a/secrets/mirror-pull".into(),
+                200
+            ),
         ]
     );
 }

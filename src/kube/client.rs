@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, anyhow, bail};
 use k8s_openapi::ByteString;
 use kube::api::{GetParams, ListParams};
 use kube::core::Request;
@@ -47,6 +47,65 @@ impl std::fmt::Display for ApiStatus {
 }
 
 impl std::error::Error for ApiStatus {}
+
+impl ApiStatus {
+    /// The `Status` object the API server answers with; a body that is none (a proxy's page) is
+    /// quoted as the message.
+    fn from_answer(status: http::StatusCode, body: &[u8]) -> Self {
+        #[derive(Deserialize)]
+        struct StatusObject {
+            #[serde(default)]
+            reason: String,
+            #[serde(default)]
+            message: String,
+        }
+        let canonical = status.canonical_reason().unwrap_or_default().to_string();
+        match serde_json::from_slice::<StatusObject>(body) {
+            Ok(object) => ApiStatus {
+                code: status.as_u16(),
+                reason: Some(object.reason)
+                    .filter(|r| !r.is_empty())
+                    .unwrap_or(canonical),
+                message: object.message,
+            },
+            Err(_) => ApiStatus {
+                code: status.as_u16(),
+                reason: canonical,
+                message: String::from_utf8_lossy(&body[..body.len().min(1024)]).into_owned(),
+            },
+        }
+    }
+}
+
+/// The most an answer of the API server may be: 2,000 pull secrets are about 1 MiB.
+pub const MAX_RESPONSE_BYTES: usize = 32 << 20;
+
+/// Reads a body up to `MAX_RESPONSE_BYTES`, refusing more without reading it: by its declared
+/// length at once, else as soon as the chunks add up to more.
+async fn read_body(mut body: kube::client::Body, declared: Option<u64>) -> Result<Vec<u8>> {
+    use http_body_util::BodyExt;
+    let too_large = || {
+        anyhow!(
+            "the answer is larger than {} MiB, the most accepted",
+            MAX_RESPONSE_BYTES >> 20
+        )
+    };
+    let declared = declared.unwrap_or(0);
+    if declared > MAX_RESPONSE_BYTES as u64 {
+        return Err(too_large());
+    }
+    let mut bytes = Vec::with_capacity(declared as usize);
+    while let Some(frame) = body.frame().await {
+        let frame = frame.context("reading the answer")?;
+        if let Some(data) = frame.data_ref() {
+            if bytes.len() + data.len() > MAX_RESPONSE_BYTES {
+                return Err(too_large());
+            }
+            bytes.extend_from_slice(data);
+        }
+    }
+    Ok(bytes)
+}
 
 /// The HTTP status of the API server's answer that failed a request, if it answered.
 pub fn status_code(error: &anyhow::Error) -> Option<u16> {
@@ -100,7 +159,9 @@ impl Client {
         Request::new(format!("/api/v1/namespaces/{}/{resource}", self.namespace))
     }
 
-    /// Sends `request`; an error names `what` was asked, the API server and what it answered.
+    /// Sends `request`; an error names `what` was asked, the API server and what it answered. A
+    /// redirect is never followed (the token goes to the configured server only), and an answer
+    /// larger than `MAX_RESPONSE_BYTES` is refused while it is read.
     async fn send<T: DeserializeOwned>(
         &self,
         request: Result<http::Request<Vec<u8>>, kube::core::request::Error>,
@@ -108,17 +169,35 @@ impl Client {
     ) -> Result<T> {
         let what = format!("{} in namespace {} at {}", what(), self.namespace, self.url);
         let request = request.with_context(|| format!("building the request for {what}"))?;
-        self.client.request(request).await.map_err(|error| {
-            let error = match error {
-                kube::Error::Api(status) => anyhow::Error::new(ApiStatus {
-                    code: status.code,
-                    reason: status.reason.clone(),
-                    message: status.message.clone(),
-                }),
-                other => anyhow::Error::new(other),
-            };
-            error.context(what)
-        })
+        let response = self
+            .client
+            .send(request.map(kube::client::Body::from))
+            .await
+            .with_context(|| what.clone())?;
+        let status = response.status();
+        if status.is_redirection() {
+            let location = response
+                .headers()
+                .get(http::header::LOCATION)
+                .map(|l| String::from_utf8_lossy(l.as_bytes()).into_owned())
+                .unwrap_or_default();
+            bail!(
+                "{what}: the API server answered with a redirect (HTTP {status}) to {}, which is \
+                 not followed: the pod's token goes to the configured API server only",
+                logging::quoted(&location)
+            );
+        }
+        let declared = response
+            .headers()
+            .get(http::header::CONTENT_LENGTH)
+            .and_then(|length| length.to_str().ok()?.parse().ok());
+        let body = read_body(response.into_body(), declared)
+            .await
+            .with_context(|| what.clone())?;
+        if !status.is_success() {
+            return Err(anyhow::Error::new(ApiStatus::from_answer(status, &body)).context(what));
+        }
+        serde_json::from_slice(&body).with_context(|| format!("{what}: decoding the answer"))
     }
 
     /// The namespace's secrets of one pull-secret type (RBAC: `list` on `secrets`).

@@ -47,10 +47,7 @@ pub fn endpoint(settings: &ApiSettings) -> Result<Endpoint> {
     let kubeconfig = match &settings.kubeconfig {
         _ if !needs_ca && !needs_server => None,
         Some(path) => Some(read_kubeconfig(path)?),
-        None => NODE_KUBECONFIGS
-            .iter()
-            .map(Path::new)
-            .find(|path| path.exists())
+        None => first_existing(&NODE_KUBECONFIGS)?
             .map(read_kubeconfig)
             .transpose()?,
     };
@@ -101,6 +98,20 @@ pub fn endpoint(settings: &ApiSettings) -> Result<Endpoint> {
         url,
         roots: Some(roots),
     })
+}
+
+/// The first of `paths` that exists. Only "no such file" means absent: any other error (a denial,
+/// which SELinux makes look like any other) is one, naming the path.
+fn first_existing<'a>(paths: &'a [&'a str]) -> Result<Option<&'a Path>> {
+    for path in paths.iter().map(Path::new) {
+        if path
+            .try_exists()
+            .with_context(|| format!("checking {}", path.display()))?
+        {
+            return Ok(Some(path));
+        }
+    }
+    Ok(None)
 }
 
 /// The pod's token goes only to a server that TLS verifies (or, with --insecure-skip-tls-verify,
@@ -276,6 +287,25 @@ mod tests {
         ] {
             assert!(require_https(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn the_first_existing_path_is_found_and_an_unreadable_one_is_an_error() {
+        let dir = std::env::temp_dir().join(format!("first-existing-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("file");
+        std::fs::write(&file, "").unwrap();
+        let missing = dir.join("missing");
+        let (missing, file) = (missing.to_str().unwrap(), file.to_str().unwrap());
+        assert_eq!(
+            first_existing(&[missing, file]).unwrap(),
+            Some(Path::new(file))
+        );
+        assert_eq!(first_existing(&[missing]).unwrap(), None);
+        let below_a_file = format!("{file}/kubeconfig");
+        let err = first_existing(&[&below_a_file, file]).unwrap_err();
+        assert!(format!("{err:#}").contains(&below_a_file), "{err:#}");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

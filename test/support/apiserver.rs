@@ -32,7 +32,9 @@ struct State {
     rules: HashMap<Account, Vec<Rule>>,
     /// Objects by resource (`secrets`, `serviceaccounts`, `pods`), each with its namespace.
     objects: HashMap<&'static str, Vec<Value>>,
-    forced_status: Option<u16>,
+    forced_status: Option<(u16, String)>,
+    /// Answers that replace every regular one: a redirect, or an endless-looking body.
+    raw_answer: Option<RawAnswer>,
     delay: Duration,
     requests: Vec<Recorded>,
 }
@@ -49,6 +51,15 @@ struct Rule {
     verbs: Vec<String>,
     resource: String,
     names: Vec<String>,
+}
+
+/// Answers no real API server gives, which the provider must survive.
+#[derive(Clone)]
+pub enum RawAnswer {
+    /// `302 Found` to `location`.
+    Redirect(String),
+    /// A `200` whose body is `bytes` of JSON white space, with a `Content-Length` or chunked.
+    Oversized { bytes: usize, chunked: bool },
 }
 
 /// A request as the server saw it.
@@ -247,7 +258,17 @@ impl FakeApiServer {
 
     /// Every request is answered with this status from now on.
     pub fn force_status(&self, code: u16) {
-        self.state.lock().unwrap().forced_status = Some(code);
+        self.force_status_message(code, &format!("forced status {code}"));
+    }
+
+    /// Every request is answered with this status and `Status` message from now on.
+    pub fn force_status_message(&self, code: u16, message: &str) {
+        self.state.lock().unwrap().forced_status = Some((code, message.to_string()));
+    }
+
+    /// Every request gets `answer` from now on.
+    pub fn force_raw_answer(&self, answer: RawAnswer) {
+        self.state.lock().unwrap().raw_answer = Some(answer);
     }
 
     /// Every answer is held back this long.
@@ -309,6 +330,11 @@ fn serve_connection(stream: TcpStream, tls: Arc<rustls::ServerConfig>, state: Ar
     while let Some((path_and_query, headers)) = read_request(&mut reader) {
         let delay = state.lock().unwrap().delay;
         std::thread::sleep(delay);
+        let raw_answer = state.lock().unwrap().raw_answer.clone();
+        if let Some(raw) = raw_answer {
+            let _ = write_raw_answer(reader.get_mut(), &raw);
+            return;
+        }
         let (status, body, recorded) =
             answer(&path_and_query, &headers, &mut state.lock().unwrap());
         state.lock().unwrap().requests.push(recorded);
@@ -325,6 +351,42 @@ fn serve_connection(stream: TcpStream, tls: Arc<rustls::ServerConfig>, state: Ar
             .is_err()
         {
             return;
+        }
+    }
+}
+
+fn write_raw_answer(stream: &mut impl Write, answer: &RawAnswer) -> std::io::Result<()> {
+    match answer {
+        RawAnswer::Redirect(location) => write!(
+            stream,
+            "HTTP/1.1 302 Found\r\nLocation: {location}\r\nContent-Length: 0\r\n\r\n"
+        ),
+        RawAnswer::Oversized { bytes, chunked } => {
+            let framing = match chunked {
+                true => "Transfer-Encoding: chunked".to_string(),
+                false => format!("Content-Length: {bytes}"),
+            };
+            write!(
+                stream,
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n{framing}\r\n\r\n"
+            )?;
+            let chunk = vec![b' '; 64 * 1024];
+            let mut left = *bytes;
+            while left > 0 {
+                let part = &chunk[..left.min(chunk.len())];
+                if *chunked {
+                    write!(stream, "{:x}\r\n", part.len())?;
+                }
+                stream.write_all(part)?;
+                if *chunked {
+                    stream.write_all(b"\r\n")?;
+                }
+                left -= part.len();
+            }
+            if *chunked {
+                stream.write_all(b"0\r\n\r\n")?;
+            }
+            stream.flush()
         }
     }
 }
@@ -414,8 +476,8 @@ fn authenticate<'a>(
     headers: &HashMap<String, String>,
     state: &'a State,
 ) -> Result<&'a Account, (u16, Value)> {
-    if let Some(code) = state.forced_status {
-        return Err((code, status(code, &format!("forced status {code}"))));
+    if let Some((code, message)) = &state.forced_status {
+        return Err((*code, status(*code, message)));
     }
     headers
         .get("authorization")

@@ -74,54 +74,60 @@ fn explain_all(
     }
     writeln!(out, "{} registry entries in all.", registries.len())?;
     for image in images {
-        writeln!(out, "\n{image}:")?;
-        let candidates: Vec<_> = registries.candidates(image).collect();
-        if candidates.is_empty() {
-            writeln!(
-                out,
-                "  no entry's prefix matches: CRI-O pulls from the source, no mirrors"
-            )?;
-            continue;
-        }
-        for candidate in &candidates {
-            writeln!(
-                out,
-                "  prefix {:?} matches ({} characters)",
-                candidate.prefix,
-                candidate.prefix.len()
-            )?;
-        }
-        let winner = registries.find(image).expect("a candidate matched");
+        explain(registries, image, out)?;
+    }
+    Ok(())
+}
+
+/// Which entry CRI-O picks for `image` and why, and what a pull would get.
+fn explain(registries: &Registries, image: &str, out: &mut impl Write) -> Result<()> {
+    writeln!(out, "\n{image}:")?;
+    let candidates: Vec<_> = registries.candidates(image).collect();
+    if candidates.is_empty() {
         writeln!(
             out,
-            "  chosen: {:?}, the longest matching prefix{}",
-            winner.prefix,
-            if candidates.len() > 1 {
-                " (ties go to the first in prefix order)"
-            } else {
-                ""
-            }
+            "  no entry's prefix matches: CRI-O pulls from the source, no mirrors"
         )?;
-        if winner.blocked {
-            writeln!(out, "  the entry is blocked: CRI-O refuses to pull {image}")?;
-        }
-        if winner.mirrors.is_empty() {
-            writeln!(
-                out,
-                "  it has no mirrors: no auth file is written for {image}"
-            )?;
+        return Ok(());
+    }
+    for candidate in &candidates {
+        writeln!(
+            out,
+            "  prefix {:?} matches ({} characters)",
+            candidate.prefix,
+            candidate.prefix.len()
+        )?;
+    }
+    let winner = registries.find(image).expect("a candidate matched");
+    writeln!(
+        out,
+        "  chosen: {:?}, the longest matching prefix{}",
+        winner.prefix,
+        if candidates.len() > 1 {
+            " (ties go to the first in prefix order)"
         } else {
-            writeln!(
-                out,
-                "  mirrors, in the order CRI-O tries them: {}",
-                winner.mirrors.join(", ")
-            )?;
-            writeln!(
-                out,
-                "  auth file keys for a pull: {}",
-                winner.pull_references(image).join(", ")
-            )?;
+            ""
         }
+    )?;
+    if winner.blocked {
+        writeln!(out, "  the entry is blocked: CRI-O refuses to pull {image}")?;
+    }
+    if winner.mirrors.is_empty() {
+        writeln!(
+            out,
+            "  it has no mirrors: no auth file is written for {image}"
+        )?;
+    } else {
+        writeln!(
+            out,
+            "  mirrors, in the order CRI-O tries them: {}",
+            winner.mirrors.join(", ")
+        )?;
+        writeln!(
+            out,
+            "  auth file keys for a pull: {}",
+            winner.pull_references(image).join(", ")
+        )?;
     }
     Ok(())
 }

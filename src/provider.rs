@@ -97,6 +97,65 @@ fn auth_file_content(
     claims: &TokenClaims,
 ) -> Result<Option<AuthFileContent>> {
     let namespace = claims.namespace.as_str();
+    let Some(MirroredPull {
+        mirrors,
+        references,
+    }) = mirrored_pull(settings, image, namespace)?
+    else {
+        return Ok(None);
+    };
+    let pull_secrets = read_pull_secrets(&settings.api, token, claims)?;
+    let chosen = secrets::choose(&pull_secrets, &references);
+    if chosen.is_empty() {
+        info!(
+            image,
+            namespace,
+            mirrors,
+            "No pull secret in namespace {namespace} matches the mirrors of {image} ({} secrets read), no auth file written",
+            pull_secrets.len()
+        );
+        return Ok(None);
+    }
+    for choice in &chosen {
+        debug!(
+            image,
+            namespace,
+            secret = choice.secret,
+            key = choice.key,
+            "Using secret {} (key {}) for {}",
+            choice.secret,
+            choice.key,
+            choice.reference
+        );
+    }
+    let global = authfile::read_global(&settings.global_auth_file).unwrap_or_else(|e| {
+        warn!("Leaving out the global pull secret: {e:#}");
+        None
+    });
+    let (document, entries) = authfile::merge(global, &chosen);
+    let mut json = serde_json::to_vec_pretty(&document).context("encoding the auth file")?;
+    json.push(b'\n');
+    Ok(Some(AuthFileContent {
+        json,
+        entries,
+        mirrors,
+    }))
+}
+
+/// What CRI-O may pull for an image that has mirrors: the mirrors, and every reference it may pull
+/// through them, most specific first.
+struct MirroredPull {
+    mirrors: String,
+    references: Vec<String>,
+}
+
+/// The image's mirrors from registries.conf, as CRI-O will find them; `None` (logged) when CRI-O
+/// will not pull through a mirror.
+fn mirrored_pull(
+    settings: &Settings,
+    image: &str,
+    namespace: &str,
+) -> Result<Option<MirroredPull>> {
     let registries_conf = &settings.sources.registries_conf;
     let exists = registries_conf
         .try_exists()
@@ -138,42 +197,9 @@ fn auth_file_content(
         "Pull references: {}",
         references.join(", ")
     );
-
-    let pull_secrets = read_pull_secrets(&settings.api, token, claims)?;
-    let chosen = secrets::choose(&pull_secrets, &references);
-    if chosen.is_empty() {
-        info!(
-            image,
-            namespace,
-            mirrors,
-            "No pull secret in namespace {namespace} matches the mirrors of {image} ({} secrets read), no auth file written",
-            pull_secrets.len()
-        );
-        return Ok(None);
-    }
-    for choice in &chosen {
-        debug!(
-            image,
-            namespace,
-            secret = choice.secret,
-            key = choice.key,
-            "Using secret {} (key {}) for {}",
-            choice.secret,
-            choice.key,
-            choice.reference
-        );
-    }
-    let global = authfile::read_global(&settings.global_auth_file).unwrap_or_else(|e| {
-        warn!("Leaving out the global pull secret: {e:#}");
-        None
-    });
-    let (document, entries) = authfile::merge(global, &chosen);
-    let mut json = serde_json::to_vec_pretty(&document).context("encoding the auth file")?;
-    json.push(b'\n');
-    Ok(Some(AuthFileContent {
-        json,
-        entries,
+    Ok(Some(MirroredPull {
         mirrors,
+        references,
     }))
 }
 

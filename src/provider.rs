@@ -3,7 +3,7 @@
 use std::io::Read;
 use std::path::Path;
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use secrecy::SecretString;
 use tracing::{debug, info, warn};
 
@@ -11,6 +11,7 @@ use crate::authfile::{self, AuthDir};
 use crate::cli::{ApiSettings, Settings};
 use crate::kube::{self, client::Client, pull_secrets};
 use crate::kubelet::{self, TokenClaims};
+use crate::logging;
 use crate::registries::{self, Registries};
 use crate::secrets::{self, PullSecret};
 
@@ -104,8 +105,24 @@ fn auth_file_content(
     else {
         return Ok(None);
     };
-    let pull_secrets = read_pull_secrets(&settings.api, token, claims)?;
+    let (pull_secrets, forbidden) = read_pull_secrets(&settings.api, token, claims)?;
     let chosen = secrets::choose(&pull_secrets, &references);
+    if let Some(first) = forbidden.first().filter(|_| chosen.is_empty()) {
+        bail!(
+            "no pull secret that namespace {namespace} lets the pod read matches the mirrors of \
+             {image}, and {} could not be read: {}",
+            if forbidden.len() == 1 { "one" } else { "some" },
+            logging::one_line(first.as_ref())
+        );
+    }
+    for error in &forbidden {
+        warn!(
+            image,
+            namespace,
+            "Skipping a pull secret: {}",
+            logging::one_line(error.as_ref())
+        );
+    }
     if chosen.is_empty() {
         info!(
             image,
@@ -203,12 +220,13 @@ fn mirrored_pull(
     }))
 }
 
-/// The pod's pull secrets, decoded, in precedence order, read as `--secrets-from` says.
+/// The pod's pull secrets, decoded, in precedence order, read as `--secrets-from` says; and why
+/// each named one that the pod's Role forbids could not be read.
 fn read_pull_secrets(
     api: &ApiSettings,
     token: &SecretString,
     claims: &TokenClaims,
-) -> Result<Vec<PullSecret>> {
+) -> Result<(Vec<PullSecret>, Vec<anyhow::Error>)> {
     let endpoint = kube::endpoint(api)?;
     if endpoint.roots.is_none() {
         warn!(
@@ -221,11 +239,14 @@ fn read_pull_secrets(
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    let listed = runtime.block_on(async {
+    let read = runtime.block_on(async {
         let client = Client::new(&endpoint, token, &claims.namespace, api.timeout)?;
         pull_secrets::fetch(&client, api.secrets_from, claims, api.timeout).await
     })?;
-    Ok(decode_secrets(listed, &claims.namespace))
+    Ok((
+        decode_secrets(read.secrets, &claims.namespace),
+        read.forbidden,
+    ))
 }
 
 /// Ends a run that writes no file: removes the pull's pending auth file from an earlier run, if

@@ -252,20 +252,20 @@ fn a_named_secret_that_is_not_a_pull_secret_is_skipped_with_a_warning() {
 }
 
 #[test]
-fn a_forbidden_named_secret_fails_the_run_naming_the_rule_that_would_allow_it() {
+fn a_forbidden_named_secret_that_would_serve_the_pull_fails_the_run_naming_the_rule() {
     let node = node_without_rbac();
     let config = docker_config_json(&[("other.io", "bob", "pw")]);
     node.api.add_pull_secret("team-a", "other", &config);
     node.api
-        .add_service_account("team-a", "default", &["mirror-pull", "other"]);
-    grant_service_account_role(&node, &["mirror-pull"]);
+        .add_service_account("team-a", "default", &["other", "mirror-pull"]);
+    grant_service_account_role(&node, &["other"]);
     let run = node.run(
         &request(IMAGE, "team-a"),
         &["--secrets-from", "service-account"],
     );
     assert_failure(
         &run,
-        r#"system:serviceaccount:team-a:default needs a Role rule {apiGroups: [""], resources: ["secrets"], verbs: ["get"], resourceNames: ["other"]}"#,
+        r#"system:serviceaccount:team-a:default needs a Role rule {apiGroups: [""], resources: ["secrets"], verbs: ["get"], resourceNames: ["mirror-pull"]}"#,
     );
     assert!(run.stderr.contains("HTTP 403"), "{}", run.stderr);
     assert!(
@@ -273,6 +273,39 @@ fn a_forbidden_named_secret_fails_the_run_naming_the_rule_that_would_allow_it() 
         "the token is never printed"
     );
     assert!(node.auth_dir_entries().is_empty());
+}
+
+#[test]
+fn a_forbidden_named_secret_is_skipped_with_a_warning_when_another_serves_the_pull() {
+    // OpenShift adds a generated `<sa>-dockercfg-<suffix>` secret for its internal registry to
+    // every service account; a Role naming only the mirror's secret does not cover it.
+    let node = node_without_rbac();
+    node.api.add_secret(
+        "team-a",
+        "default-dockercfg-x7k2p",
+        "kubernetes.io/dockercfg",
+        ".dockercfg",
+        r#"{"image-registry.openshift-image-registry.svc:5000":{"auth":"dTpw"}}"#,
+    );
+    node.api.add_service_account(
+        "team-a",
+        "default",
+        &["default-dockercfg-x7k2p", "mirror-pull"],
+    );
+    grant_service_account_role(&node, &["mirror-pull"]);
+    let run = node.run(
+        &request(IMAGE, "team-a"),
+        &["--secrets-from", "service-account"],
+    );
+    assert_success(&run);
+    assert_eq!(mirror_user(&node).as_deref(), Some("alice"));
+    let warnings: Vec<&str> = run.stderr.lines().filter(|l| l.contains("WARN")).collect();
+    assert_eq!(warnings.len(), 1, "{}", run.stderr);
+    assert!(
+        warnings[0].contains(r#"resourceNames: ["default-dockercfg-x7k2p"]"#),
+        "{}",
+        warnings[0]
+    );
 }
 
 #[test]

@@ -41,6 +41,18 @@ impl SecretsFrom {
     }
 }
 
+/// The pull secrets read, and the named ones the pod's Role does not let it read.
+pub struct PullSecrets {
+    /// In precedence order: on equally specific keys the earlier secret wins.
+    pub secrets: Vec<ListedSecret>,
+    /// One error (a 403, with the Role rule that would allow the read) per named secret that
+    /// could not be read. The caller decides: OpenShift names a generated `<sa>-dockercfg-*`
+    /// secret for its internal registry in every service account, which a Role naming only the
+    /// mirrors' pull secrets rightly does not cover, so a forbidden secret fails a run only when
+    /// no readable one serves the pull.
+    pub forbidden: Vec<anyhow::Error>,
+}
+
 /// The pod's pull secrets in precedence order: on equally specific keys the earlier secret wins.
 /// Named secrets keep the order of `imagePullSecrets` (kubelet's); listed ones are sorted by name.
 /// The whole exchange ends within `timeout`.
@@ -49,7 +61,7 @@ pub async fn fetch(
     from: SecretsFrom,
     claims: &TokenClaims,
     timeout: Duration,
-) -> Result<Vec<ListedSecret>> {
+) -> Result<PullSecrets> {
     let forbidden_list = |e| with_rule(e, claims, "list", "secrets", None);
     let fetch = async {
         match from {
@@ -85,17 +97,20 @@ pub async fn fetch(
 }
 
 /// Both pull-secret types, listed concurrently.
-async fn list(client: &Client) -> Result<Vec<ListedSecret>> {
+async fn list(client: &Client) -> Result<PullSecrets> {
     let (json, cfg) = tokio::try_join!(
         client.list_pull_secrets(SecretType::DockerConfigJson),
         client.list_pull_secrets(SecretType::DockerCfg)
     )?;
     let mut listed: Vec<ListedSecret> = json.into_iter().chain(cfg).collect();
     listed.sort_by(|a, b| a.name.cmp(&b.name));
-    Ok(listed)
+    Ok(PullSecrets {
+        secrets: listed,
+        forbidden: Vec::new(),
+    })
 }
 
-async fn from_service_account(client: &Client, claims: &TokenClaims) -> Result<Vec<ListedSecret>> {
+async fn from_service_account(client: &Client, claims: &TokenClaims) -> Result<PullSecrets> {
     let account = claims.service_account.as_deref().context(
         "the service account token has no valid kubernetes.io.serviceaccount.name claim, so the \
          service account's imagePullSecrets cannot be read",
@@ -107,7 +122,7 @@ async fn from_service_account(client: &Client, claims: &TokenClaims) -> Result<V
     get_named(client, claims, names).await
 }
 
-async fn from_pod(client: &Client, claims: &TokenClaims) -> Result<Vec<ListedSecret>> {
+async fn from_pod(client: &Client, claims: &TokenClaims) -> Result<PullSecrets> {
     let pod = claims.pod.as_ref().context(
         "the service account token has no valid kubernetes.io.pod claim (name and uid), so the \
          pod's imagePullSecrets cannot be read: kubelet's tokens for credential providers have it",
@@ -120,12 +135,13 @@ async fn from_pod(client: &Client, claims: &TokenClaims) -> Result<Vec<ListedSec
 }
 
 /// Gets the named secrets concurrently, in the order given, each once. One that does not exist,
-/// cannot be a secret's name or is not a pull secret is skipped with a warning naming it.
+/// cannot be a secret's name or is not a pull secret is skipped with a warning naming it; one
+/// that is forbidden is returned as such.
 async fn get_named(
     client: &Client,
     claims: &TokenClaims,
     names: Vec<String>,
-) -> Result<Vec<ListedSecret>> {
+) -> Result<PullSecrets> {
     let mut unique: Vec<String> = Vec::with_capacity(names.len());
     for name in names {
         if !is_dns1123_subdomain(&name) {
@@ -141,6 +157,7 @@ async fn get_named(
     let answers =
         futures::future::join_all(unique.iter().map(|name| client.get_pull_secret(name))).await;
     let mut secrets = Vec::with_capacity(answers.len());
+    let mut forbidden = Vec::new();
     for (name, answer) in unique.iter().zip(answers) {
         match answer {
             Ok(Some(secret)) => secrets.push(secret),
@@ -157,10 +174,13 @@ async fn get_named(
                 "Skipping image pull secret {name}: it does not exist in namespace {}",
                 client.namespace()
             ),
-            Err(e) => return Err(with_rule(e, claims, "get", "secrets", Some(name))),
+            Err(e) if status_code(&e) == Some(403) => {
+                forbidden.push(with_rule(e, claims, "get", "secrets", Some(name)));
+            }
+            Err(e) => return Err(e),
         }
     }
-    Ok(secrets)
+    Ok(PullSecrets { secrets, forbidden })
 }
 
 fn identity(claims: &TokenClaims) -> String {

@@ -22,21 +22,21 @@ use std::io::Write;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let command = match cli::parse(std::env::args().skip(1)) {
+    let command = match cli::parse(std::env::args_os()) {
         Ok(command) => command,
-        Err(e) => {
-            eprintln!("crio-credential-provider: {e:#}");
+        Err(e) if e.use_stderr() => {
+            eprintln!("{}", cli::usage_error_line(&e));
             return ExitCode::from(2);
+        }
+        // --help
+        Err(e) => {
+            return match e.print() {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(_) => ExitCode::FAILURE,
+            };
         }
     };
     match command {
-        cli::Command::Help => {
-            print!(
-                "{}",
-                cli::USAGE.replace("{registries_conf}", cli::DEFAULT_REGISTRIES_CONF)
-            );
-            ExitCode::SUCCESS
-        }
         cli::Command::Version => {
             println!("crio-credential-provider {}", version::VERSION);
             ExitCode::SUCCESS

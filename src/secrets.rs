@@ -154,67 +154,132 @@ fn decode_auth(auth: &str) -> Option<(String, String)> {
     Some((username.to_string(), password.to_string()))
 }
 
-/// A secret key parsed the way kubelet's keyring does: scheme optional, `/v1/` or `/v2/` dropped.
+/// A secret key as kubelet's keyring (`pkg/credentialprovider/keyring.go`) reads it.
 #[derive(Debug, PartialEq, Eq)]
-struct KeyPattern<'a> {
+struct KeyPattern {
+    /// Kubelet's index key: host (and port), then the path unless it is empty or `/`, with the
+    /// scheme, user info, query, fragment and a leading `/v1` or `/v2` dropped and
+    /// percent-escapes decoded. Kubelet tries keys in reverse order of this string.
+    normalized: String,
     /// Host labels; each may hold `*` (any run of characters within one label).
-    labels: Vec<&'a str>,
-    port: Option<&'a str>,
-    /// Without a trailing slash; empty for a host-only key.
-    path: &'a str,
+    labels: Vec<String>,
+    /// Empty when there is none (or it is empty, as in `reg.io:`).
+    port: String,
+    /// Decoded; empty for a host-only key.
+    path: String,
 }
 
-fn parse_key(key: &str) -> Option<KeyPattern<'_>> {
-    let rest = key
+/// `BasicDockerKeyring.Add`, then `URLsMatchStr`'s parse of the index key it made. `None`
+/// where kubelet ignores the key (url.Parse fails) or it has no host.
+fn parse_key(key: &str) -> Option<KeyPattern> {
+    let schemeless = key
         .strip_prefix("https://")
         .or_else(|| key.strip_prefix("http://"))
         .unwrap_or(key);
-    let (authority, path) = match rest.find('/') {
-        Some(slash) => rest.split_at(slash),
-        None => (rest, ""),
+    let (host, path) = parse_url(schemeless)?;
+    let path = if path.starts_with("/v1/") || path.starts_with("/v2/") {
+        &path[3..]
+    } else {
+        &path[..]
     };
-    let path = path
-        .strip_prefix("/v1/")
-        .or_else(|| path.strip_prefix("/v2/"))
-        .map_or(path, |stripped| &path[path.len() - stripped.len() - 1..]);
-    let path = path.trim_end_matches('/');
-    let (host, port) = split_host_port(authority)?;
-    if host.is_empty() || host.contains(|c: char| c.is_whitespace() || c == '@') {
+    let normalized = match path {
+        "" | "/" => host.to_string(),
+        path => format!("{host}{path}"),
+    };
+    // Kubelet matches with its index key, which it parses as a URL once more.
+    let (host, path) = parse_url(&normalized)?;
+    let (name, port) = split_host_port(host);
+    if name.is_empty() {
         return None;
     }
     Some(KeyPattern {
-        labels: host.split('.').collect(),
-        port,
+        labels: name.split('.').map(str::to_string).collect(),
+        port: port.to_string(),
         path,
+        normalized,
     })
 }
 
-/// A reference `host[:port]/path` split into host labels, port and path (`/...`).
-fn split_reference(reference: &str) -> Option<(Vec<&str>, Option<&str>, &str)> {
-    let (authority, path) = match reference.find('/') {
-        Some(slash) => reference.split_at(slash),
-        None => (reference, ""),
+/// What Go's `url.Parse("https://" + url)` keeps of a schemeless URL, as kubelet parses secret
+/// keys and image names: the host (with its port, without user info) and the decoded path. The
+/// query and fragment are dropped. `None` where url.Parse fails.
+fn parse_url(url: &str) -> Option<(&str, String)> {
+    if url.bytes().any(|b| b < 0x20 || b == 0x7f) {
+        return None;
+    }
+    let (rest, fragment) = url.split_once('#').unwrap_or((url, ""));
+    percent_decode(fragment)?;
+    let rest = rest.split_once('?').map_or(rest, |(before, _query)| before);
+    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let host = match authority.rsplit_once('@') {
+        Some((user_info, host)) => {
+            let valid = user_info
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-._:~!$&'()*+,;=%@".contains(c));
+            percent_decode(user_info).filter(|_| valid)?;
+            host
+        }
+        None => authority,
     };
-    let (host, port) = split_host_port(authority)?;
-    Some((host.split('.').collect(), port, path))
+    valid_host(host).then_some(())?;
+    Some((host, percent_decode(path)?))
 }
 
-fn split_host_port(authority: &str) -> Option<(&str, Option<&str>)> {
-    if authority.starts_with('[') {
-        let end = authority.find(']')?;
-        let port = authority[end + 1..].strip_prefix(':');
-        if port.is_none() && end + 1 != authority.len() {
-            return None;
-        }
-        return Some((&authority[..=end], port));
+/// Go's `parseHost` and its `unescape` in host mode. A percent-escape in a host either fails there
+/// or decodes to a character no image name's host holds, so it is refused outright.
+fn valid_host(host: &str) -> bool {
+    let port = match host.strip_prefix('[') {
+        Some(bracketed) => match bracketed.rfind(']') {
+            Some(end) => &bracketed[end + 1..],
+            None => return false,
+        },
+        None => host.rfind(':').map_or("", |colon| &host[colon..]),
+    };
+    let valid_port = port.is_empty()
+        || port
+            .strip_prefix(':')
+            .is_some_and(|digits| digits.bytes().all(|b| b.is_ascii_digit()));
+    valid_port
+        && host.bytes().all(|b| {
+            !b.is_ascii() || b.is_ascii_alphanumeric() || b"-_.~!$&'()*+,;=:[]<>\"".contains(&b)
+        })
+}
+
+/// Go's `unescape`: `%XX` decoded, a malformed escape refused.
+fn percent_decode(text: &str) -> Option<String> {
+    if !text.contains('%') {
+        return Some(text.to_string());
     }
-    match authority.rsplit_once(':') {
-        Some((host, port)) if port.bytes().all(|b| b.is_ascii_digit()) && !port.is_empty() => {
-            Some((host, Some(port)))
+    let bytes = text.as_bytes();
+    let mut decoded = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = bytes
+                .get(i + 1..i + 3)
+                .filter(|hex| hex.iter().all(u8::is_ascii_hexdigit))?;
+            decoded.push(u8::from_str_radix(std::str::from_utf8(hex).ok()?, 16).ok()?);
+            i += 3;
+        } else {
+            decoded.push(bytes[i]);
+            i += 1;
         }
-        Some(_) => None,
-        None => Some((authority, None)),
     }
+    // Go keeps invalid UTF-8; such a path can never prefix an image name's, so it is refused.
+    String::from_utf8(decoded).ok()
+}
+
+/// `net.SplitHostPort`, falling back as kubelet does to the whole host and no port.
+fn split_host_port(host: &str) -> (&str, &str) {
+    let split = match host.strip_prefix('[') {
+        Some(bracketed) => bracketed
+            .split_once(']')
+            .and_then(|(address, rest)| Some((address, rest.strip_prefix(':')?))),
+        None => host
+            .rsplit_once(':')
+            .filter(|(name, _)| !name.contains([':', '[', ']'])),
+    };
+    split.unwrap_or((host, ""))
 }
 
 /// `filepath.Match` restricted to what a host label can hold: `*` matches any run of characters.
@@ -232,47 +297,47 @@ fn label_matches(pattern: &str, label: &str) -> bool {
     }
 }
 
-/// How well a key applies to a reference; `None` when it does not apply. Greater is better.
+/// Where an entry stands for a reference; `None` when it does not apply. Greater is tried first.
 #[derive(Debug, PartialEq, Eq, PartialOrd, Ord, Clone, Copy)]
-struct Specificity {
+struct Rank<'a> {
     /// A direct match beats the `index.docker.io` fallback for Docker Hub names.
     direct: bool,
-    /// Length of the key's host and path: a longer key is more specific.
-    length: usize,
-    /// Between equally long keys, one without wildcards wins.
-    literal: bool,
+    /// Then kubelet's order: the index key that sorts last first (`reg.io/team` before `reg.io`,
+    /// `a.b.io` before `*.b.io`).
+    normalized: &'a str,
 }
 
 const DOCKER_HUB_HOSTS: [&str; 2] = ["docker.io", "index.docker.io"];
 
-fn specificity(key: &KeyPattern<'_>, reference: &str) -> Option<Specificity> {
-    let (labels, port, path) = split_reference(reference)?;
-    let length = key.labels.iter().map(|l| l.len() + 1).sum::<usize>() + key.path.len();
-    let literal = !key.labels.iter().any(|l| l.contains('*'));
+fn rank<'a>(key: &'a KeyPattern, reference: &str) -> Option<Rank<'a>> {
+    let (host, path) = parse_url(reference)?;
+    let (name, port) = split_host_port(host);
+    let labels: Vec<&str> = name.split('.').collect();
     let host_matches = key.labels.len() == labels.len()
         && key
             .labels
             .iter()
             .zip(&labels)
-            .all(|(p, l)| label_matches(p, l));
-    let path_matches = path == key.path
-        || (path.starts_with(key.path) && path.as_bytes().get(key.path.len()) == Some(&b'/'));
+            .all(|(pattern, label)| label_matches(pattern, label));
+    // Kubelet takes any string prefix; here a key's path serves its own subtree only.
+    let path_matches = key.path.is_empty()
+        || path == key.path
+        || path
+            .strip_prefix(&key.path)
+            .is_some_and(|below| key.path.ends_with('/') || below.starts_with('/'));
+    let normalized = key.normalized.as_str();
     if host_matches && key.port == port && path_matches {
-        return Some(Specificity {
+        return Some(Rank {
             direct: true,
-            length,
-            literal,
+            normalized,
         });
     }
     // Kubelet serves Docker Hub names with credentials for `index.docker.io` (as written in
     // `https://index.docker.io/v1/`) when nothing else matches.
-    let hub_key =
-        key.labels == ["index", "docker", "io"] && key.port.is_none() && key.path.is_empty();
-    let hub_reference = port.is_none() && DOCKER_HUB_HOSTS.contains(&labels.join(".").as_str());
-    (hub_key && hub_reference).then_some(Specificity {
+    let hub_key = normalized == "index.docker.io";
+    (hub_key && DOCKER_HUB_HOSTS.contains(&host)).then_some(Rank {
         direct: false,
-        length,
-        literal,
+        normalized,
     })
 }
 
@@ -285,11 +350,12 @@ pub struct Chosen<'a> {
     pub credential: &'a Credential,
 }
 
-/// For each reference, the most specific applicable entry of all secrets; on a tie, the secret
-/// whose name sorts first, then the key that sorts first, so the result does not depend on the
-/// order the API listed the secrets in. References no entry applies to are left out.
+/// For each reference, the entry kubelet would try first: the greatest `Rank`; for equal index
+/// keys, the secret whose name sorts first, then the key as written that sorts first, so the
+/// result does not depend on the order the API listed the secrets in. References no entry
+/// applies to are left out.
 pub fn choose<'a>(secrets: &'a [PullSecret], references: &'a [String]) -> Vec<Chosen<'a>> {
-    let patterns: Vec<(&PullSecret, &str, KeyPattern<'_>, &Credential)> = secrets
+    let patterns: Vec<(&PullSecret, &str, KeyPattern, &Credential)> = secrets
         .iter()
         .flat_map(|secret| {
             secret.entries.iter().filter_map(move |(key, credential)| {
@@ -308,7 +374,7 @@ pub fn choose<'a>(secrets: &'a [PullSecret], references: &'a [String]) -> Vec<Ch
                 .iter()
                 .enumerate()
                 .filter_map(|(order, (secret, key, pattern, credential))| {
-                    let rank = specificity(pattern, reference)?;
+                    let rank = rank(pattern, reference)?;
                     Some((rank, order, secret.name.as_str(), *key, *credential))
                 })
                 // Most specific first; among equals the first in order (the secret that comes
@@ -588,6 +654,97 @@ mod tests {
             chosen_users(&[empty, secret("b", &[("m.io", "real")])], &["m.io/x"]),
             ["real"]
         );
+    }
+
+    #[test]
+    fn a_key_with_a_trailing_slash_serves_what_is_below_it_only() {
+        let secrets = [secret("s", &[("reg.io/team/", "slash")])];
+        assert_eq!(
+            chosen_users(
+                &secrets,
+                &["reg.io/team/app", "reg.io/team", "reg.io/teams/app"]
+            ),
+            ["slash", "-", "-"]
+        );
+    }
+
+    #[test]
+    fn keys_are_read_as_kubelet_parses_urls() {
+        for (key, served, not_served) in [
+            (
+                "https://user:pw@reg.io/team",
+                "reg.io/team/app",
+                "reg.io/other",
+            ),
+            ("user@reg.io", "reg.io/app", "user.reg.io/app"),
+            ("reg.io:", "reg.io/app", "reg.io:5000/app"),
+            ("reg.io/team?tag=1", "reg.io/team/app", "reg.io/other"),
+            ("reg.io/team#frag", "reg.io/team/app", "reg.io/other"),
+            (
+                "https://reg.io/v2/team?x#y",
+                "reg.io/team/app",
+                "reg.io/v2/team/app",
+            ),
+            ("reg.io/te%61m", "reg.io/team/app", "reg.io/tea/app"),
+            ("reg.io:5000", "reg.io:5000/app", "reg.io/app"),
+            ("[fd00::1]:5000", "[fd00::1]:5000/app", "[fd00::1]/app"),
+        ] {
+            let secrets = [secret("s", &[(key, "user")])];
+            assert_eq!(
+                chosen_users(&secrets, &[served, not_served]),
+                ["user", "-"],
+                "{key}"
+            );
+        }
+    }
+
+    #[test]
+    fn keys_kubelet_cannot_parse_are_ignored() {
+        for key in [
+            "reg.io/%zz",
+            "reg.io/%4",
+            "reg.io#%zz",
+            "us er@reg.io",
+            "reg.io:port",
+            "reg.io:50:00x",
+            "reg\\.io",
+            "reg.io/a\x01b",
+            "[fd00::1",
+            "",
+            "https://",
+        ] {
+            assert_eq!(parse_key(key), None, "{key}");
+        }
+    }
+
+    #[test]
+    fn entries_are_tried_in_reverse_order_of_kubelets_index_key() {
+        // Both serve a.b.io; kubelet tries "a.*.io" first ('a' sorts after '*').
+        let secrets = [
+            secret("first", &[("*.b.io", "star-first")]),
+            secret("second", &[("a.*.io", "star-second")]),
+        ];
+        assert_eq!(chosen_users(&secrets, &["a.b.io/x"]), ["star-second"]);
+        // The trailing-slash key sorts after the same key without it.
+        let secrets = [
+            secret("first", &[("reg.io/team", "plain")]),
+            secret("second", &[("reg.io/team/", "slash")]),
+        ];
+        assert_eq!(chosen_users(&secrets, &["reg.io/team/app"]), ["slash"]);
+    }
+
+    #[test]
+    fn keys_kubelet_indexes_alike_tie_to_the_secret_that_comes_first() {
+        let secrets = [
+            secret("beta", &[("reg.io", "beta")]),
+            secret("alpha", &[("https://user@reg.io/v2/?q", "alpha")]),
+        ];
+        assert_eq!(chosen_users(&secrets, &["reg.io/x"]), ["beta"]);
+        let secrets = [
+            secret("alpha", &[("https://user@reg.io/v2/?q", "alpha")]),
+            secret("beta", &[("reg.io", "beta")]),
+        ];
+        assert_eq!(chosen_users(&secrets, &["reg.io/x"]), ["alpha"]);
     }
 
     #[test]

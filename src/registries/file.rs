@@ -88,22 +88,17 @@ pub(super) struct RawMirror {
 }
 
 /// Reads and validates one file: the stream reader when it can, else the TOML deserializer on the
-/// whole text, which `reread` reads again. The error is the reason alone; the caller adds the path.
-pub(super) fn load(
-    input: impl std::io::Read,
-    reread: impl FnOnce() -> std::io::Result<String>,
-    drop_in: bool,
-) -> Result<Vec<Registry>, String> {
+/// same bytes. The error is the reason alone; the caller adds the path.
+pub(super) fn load(bytes: &[u8], drop_in: bool) -> Result<Vec<Registry>, String> {
     let mut entries = Entries::default();
-    let streamed =
-        super::stream::read(input, &mut |raw| entries.push(raw)).map_err(|e| e.to_string())?;
-    let rest = match streamed {
+    let rest = match super::stream::read(bytes, &mut |raw| entries.push(raw)) {
         Some(rest) => rest,
         None => {
             // The full parser decides; what the stream reader handed over so far goes.
             entries = Entries::default();
-            let text = reread().map_err(|e| e.to_string())?;
-            let mut raw: RawFile = toml::from_str(&text).map_err(|e| toml_error(&text, &e))?;
+            let text = std::str::from_utf8(bytes)
+                .map_err(|e| format!("invalid UTF-8 at byte {}", e.valid_up_to()))?;
+            let mut raw: RawFile = toml::from_str(text).map_err(|e| toml_error(text, &e))?;
             for registry in std::mem::take(&mut raw.registry) {
                 entries.push(registry);
             }
@@ -116,7 +111,7 @@ pub(super) fn load(
 #[cfg(test)]
 /// `load` of a text.
 pub fn parse(text: &str, drop_in: bool) -> Result<Vec<Registry>, String> {
-    load(text.as_bytes(), || Ok(text.to_string()), drop_in)
+    load(text.as_bytes(), drop_in)
 }
 
 /// The `[[registry]]` entries of a file, validated one at a time as they are read, so that a large

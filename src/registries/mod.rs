@@ -149,20 +149,59 @@ fn io_error(path: &Path, error: &std::io::Error) -> LoadError {
     }
 }
 
+/// registries.conf files (main or drop-in) larger than this are refused: more than twice a file of
+/// 10,000 entries with a mirror each, and it bounds the time and memory one run can spend on them.
+pub const MAX_FILE_BYTES: u64 = 4 * 1024 * 1024;
+
 /// Reads and validates one file. A drop-in removed between listing and reading (or a dangling
 /// link) is skipped, as containers/image skips it: `None`.
 fn load_file(path: &Path, drop_in: bool) -> Result<Option<Vec<Registry>>, LoadError> {
-    let input = match std::fs::File::open(path) {
-        Ok(input) => input,
+    let bytes = match read_regular_file(path) {
+        Ok(bytes) => bytes,
         Err(e) if drop_in && e.kind() == ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(io_error(path, &e)),
     };
-    file::load(input, || std::fs::read_to_string(path), drop_in)
+    file::load(&bytes, drop_in)
         .map(Some)
         .map_err(|reason| LoadError {
             path: path.to_path_buf(),
             reason,
         })
+}
+
+/// The whole content of a regular file of at most `MAX_FILE_BYTES`, read once. Opening with
+/// `O_NONBLOCK` keeps a FIFO from blocking the open (it does not change reads of a regular file);
+/// anything but a regular file (a FIFO, `/dev/zero`, a directory) is refused before it is read.
+fn read_regular_file(path: &Path) -> std::io::Result<Vec<u8>> {
+    use std::io::{Error, Read};
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)?;
+    let metadata = file.metadata()?;
+    if !metadata.is_file() {
+        return Err(Error::new(ErrorKind::InvalidInput, "not a regular file"));
+    }
+    let too_large = || {
+        Error::new(
+            ErrorKind::FileTooLarge,
+            format!(
+                "larger than the limit of {} MiB",
+                MAX_FILE_BYTES / (1024 * 1024)
+            ),
+        )
+    };
+    if metadata.len() > MAX_FILE_BYTES {
+        return Err(too_large());
+    }
+    let mut bytes = Vec::with_capacity(metadata.len() as usize);
+    // The file may grow while it is read: the limit holds for what is read, too.
+    file.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(too_large());
+    }
+    Ok(bytes)
 }
 
 /// The drop-in files to load, in load order.
@@ -410,6 +449,57 @@ mod tests {
                 blocked: true,
                 ..entry("a.io", "a.io", &[])
             }]
+        );
+    }
+
+    /// `load` of `main` alone, on a thread: a read that blocks fails the test instead of hanging it.
+    fn load_within_seconds(main: PathBuf) -> Result<Registries, LoadError> {
+        let (done, result) = std::sync::mpsc::channel();
+        std::thread::spawn(move || done.send(Registries::load(&main, &[])));
+        result
+            .recv_timeout(std::time::Duration::from_secs(5))
+            .expect("loading must not block")
+    }
+
+    #[test]
+    fn a_fifo_is_refused_without_blocking() {
+        let root = tree(&[]);
+        let fifo = root.path().join("registries.conf");
+        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::S_IRWXU).unwrap();
+        let error = load_within_seconds(fifo.clone()).unwrap_err();
+        assert_eq!(error.path, fifo);
+        assert_eq!(error.reason, "not a regular file");
+    }
+
+    #[test]
+    fn a_device_is_refused_without_reading_it() {
+        let error = load_within_seconds(PathBuf::from("/dev/zero")).unwrap_err();
+        assert_eq!(error.to_string(), "/dev/zero: not a regular file");
+    }
+
+    #[test]
+    fn a_file_over_the_limit_is_refused() {
+        let root = tree(&[]);
+        let main = root.path().join("main.conf");
+        let file = std::fs::File::create(&main).unwrap();
+        file.set_len(MAX_FILE_BYTES + 1).unwrap();
+        let error = load_within_seconds(main).unwrap_err();
+        assert_eq!(error.reason, "larger than the limit of 4 MiB");
+    }
+
+    #[test]
+    fn a_file_at_the_limit_of_blank_lines_is_read_in_linear_time() {
+        let entry = entry_conf("a.io", "blank.io");
+        let mut text = "\n".repeat(MAX_FILE_BYTES as usize - entry.len());
+        text.push_str(&entry);
+        let root = tree(&[("main.conf", &text)]);
+        let started = std::time::Instant::now();
+        assert_eq!(location_for(root.path(), &[], "a.io/x"), "blank.io");
+        // Quadratic reading took 13-24 s on 8-10 MB; linear is well under this even unoptimised.
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(3),
+            "{:?}",
+            started.elapsed()
         );
     }
 }

@@ -1,15 +1,15 @@
 //! A streaming reader for registries.conf as it is written in practice: the table headers
 //! `[[registry]]`, `[[registry.mirror]]`, `[aliases]` and the V1 `[registries.*]` ones, and lines of
 //! `key = scalar` or `key = [scalars]`. It reads what the TOML deserializer reads into `RawFile`,
-//! from `toml_parser` events, a chunk of the file and a segment (one table header and its keys) at a
-//! time, handing each registry entry over as soon as it is complete and never building a TOML
-//! document: a 10,000-entry file takes a fraction of the time and memory. Anything else (dotted
-//! keys, inline tables, other tables, a duplicate key, a value of the wrong type, a syntax error,
-//! invalid UTF-8) makes it give up, and the full TOML deserializer decides, with its error messages.
+//! from `toml_parser` events, one line at a time, handing each registry entry over as soon as it is
+//! complete and never building a TOML document: a
+//! 10,000-entry file takes a fraction of the time and memory. Anything else (dotted keys, inline
+//! tables, other tables, a duplicate key, a value of the wrong type, a syntax error, invalid UTF-8)
+//! makes it give up, and the full TOML deserializer decides on the same bytes, with its error
+//! messages.
 
 use std::borrow::Cow;
 use std::collections::HashSet;
-use std::io::Read;
 
 use toml_parser::decoder::{Encoding, ScalarKind};
 use toml_parser::lexer::{Token, TokenKind};
@@ -18,51 +18,18 @@ use toml_parser::{ErrorSink, ParseError, Source, Span};
 
 use super::file::{RawFile, RawMirror, RawRegistry};
 
-/// How much of the file is read at a time: only the segments not parsed yet are held.
-const CHUNK: usize = 64 * 1024;
-
-/// Reads `input` a chunk at a time and hands each `[[registry]]` entry to `on_registry` once it is
-/// complete, so that neither the text nor the raw entries of a large file are ever all held.
-/// `Some(rest)`: everything else the file says. `None`: the full parser must decide (entries already
-/// handed over are then to be discarded).
-pub(super) fn read(
-    input: impl Read,
-    on_registry: &mut dyn FnMut(RawRegistry),
-) -> std::io::Result<Option<RawFile>> {
-    read_in_chunks(input, CHUNK, on_registry)
-}
-
-fn read_in_chunks(
-    mut input: impl Read,
-    chunk: usize,
-    on_registry: &mut dyn FnMut(RawRegistry),
-) -> std::io::Result<Option<RawFile>> {
+/// Reads `bytes`, lexing them once, and hands each `[[registry]]` entry to `on_registry` once it
+/// is complete, so that the raw entries of a large file are never all held. `Some(rest)`:
+/// everything else the file says. `None`: the full parser must decide (entries already handed
+/// over are then to be discarded).
+pub(super) fn read(bytes: &[u8], on_registry: &mut dyn FnMut(RawRegistry)) -> Option<RawFile> {
+    let text = std::str::from_utf8(bytes).ok()?;
     let mut state = State::default();
-    let mut pending: Vec<u8> = Vec::with_capacity(chunk);
-    loop {
-        // Appended as read, never zero-filled; a short chunk is the end, so a small file (the
-        // usual one) is read and lexed in one pass.
-        let read = (&mut input).take(chunk as u64).read_to_end(&mut pending)?;
-        let at_end = read < chunk;
-        // A chunk may end inside a UTF-8 sequence: that tail waits for the next one.
-        let valid = match std::str::from_utf8(&pending) {
-            Ok(text) => text.len(),
-            Err(e) if e.error_len().is_none() && !at_end => e.valid_up_to(),
-            Err(_) => return Ok(None),
-        };
-        let text = std::str::from_utf8(&pending[..valid]).expect("checked above");
-        let Some(parsed) = state.read_segments(text, at_end) else {
-            return Ok(None);
-        };
-        state.done.drain(..).for_each(&mut *on_registry);
-        pending.drain(..parsed);
-        if at_end {
-            return Ok(state.finish(on_registry));
-        }
-    }
+    state.read_lines(text, on_registry)?;
+    state.finish(on_registry)
 }
 
-/// What outlives a chunk: the file so far, the table being filled, the entry being read.
+/// What outlives a line: the file so far, the table being filled, the entry being read.
 #[derive(Default)]
 struct State {
     file: RawFile,
@@ -76,47 +43,34 @@ struct State {
 }
 
 impl State {
-    /// Parses the complete segments of `text` (all of it `at_end`) and says how many bytes that
-    /// was; the rest begins a segment and is read again with what follows it.
-    fn read_segments(&mut self, text: &str, at_end: bool) -> Option<usize> {
+    /// Parses `text` a line at a time (a line and the lines an array or inline table it opens
+    /// spans), handing over the entries each one completes: the parser only ever holds the tokens
+    /// of one line, so megabytes of blank lines or comments cost no memory.
+    fn read_lines(&mut self, text: &str, on_registry: &mut dyn FnMut(RawRegistry)) -> Option<()> {
         let source = Source::new(text);
         let mut reader = Reader::new(source, self);
-        let mut segment: Vec<Token> = Vec::with_capacity(64);
-        let mut segment_start = 0;
+        let mut line: Vec<Token> = Vec::with_capacity(64);
         let mut depth = 0usize;
-        let mut line_start = true;
         for token in source.lex() {
             let kind = token.kind();
-            // A table header at the start of a line, outside any array, begins a new segment: the
-            // parser only ever holds one header and its keys.
-            if kind == TokenKind::LeftSquareBracket
-                && depth == 0
-                && line_start
-                && !segment.is_empty()
-            {
-                reader.parse(&segment)?;
-                segment.clear();
-                segment_start = token.span().start();
-            }
             match kind {
                 TokenKind::LeftSquareBracket | TokenKind::LeftCurlyBracket => depth += 1,
                 TokenKind::RightSquareBracket | TokenKind::RightCurlyBracket => {
                     depth = depth.checked_sub(1)?
                 }
+                // Blank lines and indentation between lines mean nothing to the parser.
+                TokenKind::Newline | TokenKind::Whitespace if line.is_empty() => continue,
                 _ => {}
             }
-            line_start = match kind {
-                TokenKind::Newline => true,
-                TokenKind::Whitespace => line_start,
-                _ => false,
-            };
-            segment.push(token);
+            line.push(token);
+            if kind == TokenKind::Newline && depth == 0 {
+                reader.parse(&line)?;
+                reader.state.done.drain(..).for_each(&mut *on_registry);
+                line.clear();
+            }
         }
-        if !at_end {
-            return Some(segment_start);
-        }
-        reader.parse(&segment)?;
-        Some(text.len())
+        reader.parse(&line)?;
+        Some(())
     }
 
     fn finish(mut self, on_registry: &mut dyn FnMut(RawRegistry)) -> Option<RawFile> {
@@ -152,7 +106,7 @@ enum Value<'i> {
     Array(Vec<Scalar<'i>>),
 }
 
-/// Receives the parser's events for the segments of one chunk.
+/// Receives the parser's events for the lines of a file.
 struct Reader<'i, 's> {
     source: Source<'i>,
     state: &'s mut State,
@@ -160,8 +114,7 @@ struct Reader<'i, 's> {
     header: Option<Vec<Cow<'i, str>>>,
     key: Option<Cow<'i, str>>,
     array: Option<Vec<Scalar<'i>>>,
-    /// Keys assigned in the current table: TOML forbids repeats. (A chunk starts at a table
-    /// header, so they never span two.)
+    /// Keys assigned in the current table: TOML forbids repeats.
     keys: HashSet<Cow<'i, str>>,
 }
 
@@ -443,32 +396,23 @@ mod tests {
     }
 
     /// The stream reader's file, with the entries it handed over put back in.
-    fn streamed(text: &str, chunk: usize) -> Option<RawFile> {
+    fn streamed(text: &str) -> Option<RawFile> {
         let mut registries = Vec::new();
-        let mut rest =
-            read_in_chunks(text.as_bytes(), chunk, &mut |raw| registries.push(raw)).unwrap()?;
+        let mut rest = read(text.as_bytes(), &mut |raw| registries.push(raw))?;
         rest.registry = registries;
         Some(rest)
     }
 
-    /// What the stream reader returns must be what the deserializer returns, wherever the chunks
-    /// end.
+    /// What the stream reader returns must be what the deserializer returns.
     fn agrees(text: &str) -> bool {
-        let Some(whole) = streamed(text, CHUNK) else {
+        let Some(streamed) = streamed(text) else {
             return false;
         };
         assert_eq!(
-            Some(&whole),
+            Some(&streamed),
             full(text).as_ref(),
             "stream and deserializer disagree on:\n{text}"
         );
-        for chunk in 1..=24 {
-            assert_eq!(
-                streamed(text, chunk).as_ref(),
-                Some(&whole),
-                "chunks of {chunk} bytes change what is read from:\n{text}"
-            );
-        }
         true
     }
 
@@ -549,7 +493,7 @@ mod tests {
             "[aliases]\nx = 1\n",
         ] {
             assert!(
-                streamed(text, CHUNK).is_none() && streamed(text, 5).is_none(),
+                streamed(text).is_none(),
                 "expected the stream reader to give up on:\n{text}"
             );
         }
@@ -563,22 +507,32 @@ mod tests {
                 "[[registry]]\nprefix = \"r{i}.io/team\"\nlocation = \"r{i}.io/team\"\n[[registry.mirror]]\nlocation = \"m{i}.io/team\"\n"
             ));
         }
-        assert_eq!(streamed(&text, CHUNK), full(&text));
-        assert_eq!(streamed(&text, 4096), full(&text));
+        assert_eq!(streamed(&text), full(&text));
     }
 
     #[test]
-    fn chunks_may_end_inside_a_character_or_a_multi_line_string() {
+    fn headers_inside_strings_and_arrays_are_not_headers() {
         for text in [
             "[[registry]]\nlocation = \"r\u{e9}gistre.example/\u{1f433}\"\n[[registry]]\nlocation = \"b\"\n",
             "[aliases]\n\"a\" = \"\"\"\n[[registry]]\nlocation = \"x\"\n\"\"\"\n[[registry]]\nlocation = \"y\"\n",
-            "unqualified-search-registries = [\n\"a.io\",\n[\"b\"],\n]\n",
         ] {
-            let whole = streamed(text, CHUNK);
-            assert_eq!(whole, full(text).filter(|_| whole.is_some()), "{text}");
-            for chunk in 1..=24 {
-                assert_eq!(streamed(text, chunk), whole, "chunks of {chunk}:\n{text}");
-            }
+            assert!(agrees(text), "expected the stream reader to read:\n{text}");
+        }
+        assert!(streamed("unqualified-search-registries = [\n\"a.io\",\n[\"b\"],\n]\n").is_none());
+    }
+
+    #[test]
+    fn blank_lines_are_read_as_the_deserializer_reads_them() {
+        for text in [
+            "\n\n  \n\t\n[[registry]]\n\n\nlocation = \"a\"\n  \n\n",
+            "credential-helpers = [\n\n  \"a\",\n\n\n  \"b\"\n\n]\n",
+            "[[registry]]\r\n\r\n  \r\nlocation = \"crlf\"\r\n\r\n",
+            "[[registry]]\nprefix = \"a\"\n\n  # comment\n\n  location = \"b\"\n",
+        ] {
+            assert!(
+                agrees(text),
+                "expected the stream reader to read:\n{text:?}"
+            );
         }
     }
 
@@ -586,9 +540,6 @@ mod tests {
     fn invalid_utf8_is_left_to_the_deserializer() {
         let mut text = b"[[registry]]\nlocation = \"".to_vec();
         text.extend([0xff, b'"', b'\n']);
-        for chunk in [1, 2, 3, CHUNK] {
-            let out = read_in_chunks(&text[..], chunk, &mut |_| {}).unwrap();
-            assert!(out.is_none(), "chunks of {chunk}");
-        }
+        assert!(read(&text, &mut |_| {}).is_none());
     }
 }

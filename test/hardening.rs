@@ -1,0 +1,149 @@
+//! Hostile or broken input, through the built binary: each gets one clear, bounded answer.
+
+mod support;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use support::*;
+
+/// Runs the binary; a run that has not ended within `limit` is killed and fails the test.
+fn run_within(args: &[String], stdin: &str, limit: Duration) -> Run {
+    let mut child = spawn_binary(args, stdin);
+    let started = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > limit {
+            child.kill().unwrap();
+            panic!("{args:?} did not end within {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let output = child.wait_with_output().unwrap();
+    Run {
+        status: output.status,
+        stdout: String::from_utf8(output.stdout).unwrap(),
+        stderr: String::from_utf8(output.stderr).unwrap(),
+    }
+}
+
+fn args(args: &[&str]) -> Vec<String> {
+    args.iter().map(|a| a.to_string()).collect()
+}
+
+/// `mirrors` for one image with `registries_conf` and no drop-ins.
+fn mirrors(registries_conf: &Path) -> Run {
+    let no_drop_ins = registries_conf.with_file_name("no-drop-ins");
+    run_within(
+        &args(&[
+            "mirrors",
+            "--registries-conf",
+            registries_conf.to_str().unwrap(),
+            "--registries-conf-dir",
+            no_drop_ins.to_str().unwrap(),
+            "docker.io/library/nginx",
+        ]),
+        "",
+        Duration::from_secs(10),
+    )
+}
+
+#[test]
+fn mirrors_help_is_help() {
+    let run = run_within(&args(&["mirrors", "-h"]), "", Duration::from_secs(10));
+    assert_eq!(run.status.code(), Some(0), "{}", run.stderr);
+    assert!(run.stdout.contains("--explain"), "{}", run.stdout);
+}
+
+#[test]
+fn usage_errors_exit_2_with_one_line() {
+    for bad in [
+        &["--cache-duration", "100000000000000000000s"][..],
+        &["--stale-after", "100000000000000000000s"][..],
+        &["--api-timeout", "100000000000000000000s"][..],
+        &["--stale-after", "0s"][..],
+        &["--auth-dir", "--kubeconfig", "/k"][..],
+        &["--version=foo"][..],
+        &["--auth-dir", "/a", "--auth-dir", "/b"][..],
+        &["mirrors", "--explain=maybe", "x"][..],
+    ] {
+        let run = run_within(&args(bad), "", Duration::from_secs(10));
+        assert_eq!(run.status.code(), Some(2), "{bad:?}: {}", run.stderr);
+        assert_eq!(run.stdout, "", "{bad:?}");
+        assert_eq!(run.stderr.lines().count(), 1, "{bad:?}: {}", run.stderr);
+        assert!(
+            run.stderr.starts_with("crio-credential-provider: "),
+            "{}",
+            run.stderr
+        );
+    }
+}
+
+#[test]
+fn a_fifo_as_registries_conf_is_refused_without_blocking() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("registries.conf");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::S_IRWXU).unwrap();
+    let run = mirrors(&fifo);
+    assert_eq!(run.status.code(), Some(1));
+    assert!(
+        run.stdout.contains("registries.conf: not a regular file"),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn dev_zero_as_registries_conf_is_refused_without_reading_it() {
+    let run = mirrors(Path::new("/dev/zero"));
+    assert_eq!(run.status.code(), Some(1));
+    assert!(
+        run.stdout.contains("/dev/zero: not a regular file"),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn ten_megabytes_of_blank_lines_are_refused_quickly() {
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("registries.conf");
+    let mut text = "\n".repeat(10 * 1024 * 1024);
+    text.push_str("[[registry]]\nlocation = \"docker.io\"\n");
+    std::fs::write(&conf, text).unwrap();
+    let started = Instant::now();
+    let run = mirrors(&conf);
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(run.status.code(), Some(1));
+    assert!(
+        run.stdout
+            .contains("registries.conf: larger than the limit of 4 MiB"),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn a_fifo_as_registries_conf_fails_a_kubelet_run() {
+    let node = Node::with_mirror_secret("alice", "s3cret-pw");
+    let conf = node.path("registries.conf");
+    std::fs::remove_file(&conf).unwrap();
+    nix::unistd::mkfifo(&conf, nix::sys::stat::Mode::S_IRWXU).unwrap();
+    let mut run_args = node.args();
+    run_args.push("--log-level=error".into());
+    let run = run_within(
+        &run_args,
+        &request("docker.io/library/nginx", "team-a"),
+        Duration::from_secs(20),
+    );
+    assert_eq!(run.status.code(), Some(1), "{}", run.stderr);
+    assert!(run.stderr.contains("not a regular file"), "{}", run.stderr);
+    assert!(node.api.requests().is_empty());
+    assert!(
+        node.auth_file("team-a", "docker.io/library/nginx")
+            .is_none()
+    );
+}

@@ -318,15 +318,7 @@ fn service_account_mode_pulls_under_a_get_only_role_and_revocation_withdraws_the
     node.api.revoke("team-a", "default");
     node.api
         .add_service_account("team-a", "default", &["mirror-pull"]);
-    node.api.grant(
-        "team-a",
-        "default",
-        &["get"],
-        "serviceaccounts",
-        &["default"],
-    );
-    node.api
-        .grant("team-a", "default", &["get"], "secrets", &["mirror-pull"]);
+    node.grant_service_account_role(&["mirror-pull"]);
     let args = ["--secrets-from", "service-account"];
     let run = node.run(&request(IMAGE, "team-a"), &args);
     assert!(run.status.success(), "{}", run.stderr);

@@ -17,20 +17,6 @@ fn node_without_rbac() -> Node {
     node
 }
 
-/// The minimal Role of `--secrets-from service-account`: `get` on the service account and on the
-/// secrets it names.
-fn grant_service_account_role(node: &Node, secrets: &[&str]) {
-    node.api.grant(
-        "team-a",
-        "default",
-        &["get"],
-        "serviceaccounts",
-        &["default"],
-    );
-    node.api
-        .grant("team-a", "default", &["get"], "secrets", secrets);
-}
-
 fn mirror_user(node: &Node) -> Option<String> {
     let file = node.auth_file("team-a", IMAGE)?;
     let auth = file["auths"][format!("{MIRROR}/library/nginx")]["auth"].as_str()?;
@@ -48,6 +34,22 @@ fn base64_decode(text: &str) -> String {
     .unwrap()
 }
 
+/// What `--secrets-from service-account` reads when `default` names `mirror-pull`.
+fn service_account_reads() -> [(&'static str, String, u16); 2] {
+    [
+        (
+            "get",
+            "/api/v1/namespaces/team-a/serviceaccounts/default".into(),
+            200,
+        ),
+        (
+            "get",
+            "/api/v1/namespaces/team-a/secrets/mirror-pull".into(),
+            200,
+        ),
+    ]
+}
+
 fn verbs(node: &Node) -> Vec<(&'static str, String, u16)> {
     node.api
         .requests()
@@ -61,28 +63,14 @@ fn service_account_mode_reads_the_secrets_it_names_under_a_get_only_role() {
     let node = node_without_rbac();
     node.api
         .add_service_account("team-a", "default", &["mirror-pull"]);
-    grant_service_account_role(&node, &["mirror-pull"]);
+    node.grant_service_account_role(&["mirror-pull"]);
     let run = node.run(
         &request(IMAGE, "team-a"),
         &["--secrets-from", "service-account"],
     );
     assert_success(&run);
     assert_eq!(mirror_user(&node).as_deref(), Some("alice"));
-    assert_eq!(
-        verbs(&node),
-        [
-            (
-                "get",
-                "/api/v1/namespaces/team-a/serviceaccounts/default".into(),
-                200
-            ),
-            (
-                "get",
-                "/api/v1/namespaces/team-a/secrets/mirror-pull".into(),
-                200
-            ),
-        ]
-    );
+    assert_eq!(verbs(&node), service_account_reads());
 }
 
 #[test]
@@ -204,7 +192,7 @@ fn a_named_secret_that_does_not_exist_is_skipped_with_a_warning() {
     let node = node_without_rbac();
     node.api
         .add_service_account("team-a", "default", &["gone", "mirror-pull"]);
-    grant_service_account_role(&node, &["gone", "mirror-pull"]);
+    node.grant_service_account_role(&["gone", "mirror-pull"]);
     let run = node.run(
         &request(IMAGE, "team-a"),
         &["--secrets-from", "service-account"],
@@ -235,7 +223,7 @@ fn a_named_secret_that_is_not_a_pull_secret_is_skipped_with_a_warning() {
     );
     node.api
         .add_service_account("team-a", "default", &["tls", "mirror-pull"]);
-    grant_service_account_role(&node, &["tls", "mirror-pull"]);
+    node.grant_service_account_role(&["tls", "mirror-pull"]);
     let run = node.run(
         &request(IMAGE, "team-a"),
         &["--secrets-from", "service-account"],
@@ -258,7 +246,7 @@ fn a_forbidden_named_secret_that_would_serve_the_pull_fails_the_run_naming_the_r
     node.api.add_pull_secret("team-a", "other", &config);
     node.api
         .add_service_account("team-a", "default", &["other", "mirror-pull"]);
-    grant_service_account_role(&node, &["other"]);
+    node.grant_service_account_role(&["other"]);
     let run = node.run(
         &request(IMAGE, "team-a"),
         &["--secrets-from", "service-account"],
@@ -292,7 +280,7 @@ fn a_forbidden_named_secret_is_skipped_with_a_warning_when_another_serves_the_pu
         "default",
         &["default-dockercfg-x7k2p", "mirror-pull"],
     );
-    grant_service_account_role(&node, &["mirror-pull"]);
+    node.grant_service_account_role(&["mirror-pull"]);
     let run = node.run(
         &request(IMAGE, "team-a"),
         &["--secrets-from", "service-account"],
@@ -332,7 +320,7 @@ fn equally_specific_secrets_tie_in_the_order_of_image_pull_secrets() {
             node.api.add_pull_secret("team-a", name, &config);
         }
         node.api.add_service_account("team-a", "default", &order);
-        grant_service_account_role(&node, &order);
+        node.grant_service_account_role(&order);
         let run = node.run(
             &request(IMAGE, "team-a"),
             &["--secrets-from", "service-account"],
@@ -347,7 +335,7 @@ fn a_secret_named_twice_is_read_once() {
     let node = node_without_rbac();
     node.api
         .add_service_account("team-a", "default", &["mirror-pull", "mirror-pull"]);
-    grant_service_account_role(&node, &["mirror-pull"]);
+    node.grant_service_account_role(&["mirror-pull"]);
     assert_success(&node.run(
         &request(IMAGE, "team-a"),
         &["--secrets-from", "service-account"],
@@ -369,7 +357,7 @@ fn auto_reads_the_service_accounts_secrets_when_listing_is_forbidden() {
     let node = node_without_rbac();
     node.api
         .add_service_account("team-a", "default", &["mirror-pull"]);
-    grant_service_account_role(&node, &["mirror-pull"]);
+    node.grant_service_account_role(&["mirror-pull"]);
     let run = node.run(&request(IMAGE, "team-a"), &[]);
     assert_success(&run);
     assert_eq!(mirror_user(&node).as_deref(), Some("alice"));
@@ -377,21 +365,7 @@ fn auto_reads_the_service_accounts_secrets_when_listing_is_forbidden() {
     let (lists, gets): (Vec<_>, Vec<_>) = verbs(&node).into_iter().partition(|r| r.0 == "list");
     assert!(!lists.is_empty());
     assert!(lists.iter().all(|r| r.2 == 403), "{lists:?}");
-    assert_eq!(
-        gets,
-        [
-            (
-                "get",
-                "/api/v1/namespaces/team-a/serviceaccounts/default".into(),
-                200
-            ),
-            (
-                "get",
-                "/api/v1/namespaces/team-a/secrets/mirror-pull".into(),
-                200
-            ),
-        ]
-    );
+    assert_eq!(gets, service_account_reads());
 }
 
 #[test]

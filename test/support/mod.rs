@@ -54,6 +54,20 @@ impl Node {
         node
     }
 
+    /// Binds to `default` in `team-a` the minimal Role of `--secrets-from service-account`: `get`
+    /// on the service account and on the named secrets.
+    pub fn grant_service_account_role(&self, secrets: &[&str]) {
+        self.api.grant(
+            "team-a",
+            "default",
+            &["get"],
+            "serviceaccounts",
+            &["default"],
+        );
+        self.api
+            .grant("team-a", "default", &["get"], "secrets", secrets);
+    }
+
     pub fn path(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
     }

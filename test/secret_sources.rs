@@ -34,6 +34,17 @@ fn base64_decode(text: &str) -> String {
     .unwrap()
 }
 
+/// Runs `--secrets-from service-account` where `default` names `secrets` in its
+/// `imagePullSecrets` and may read exactly those.
+fn run_with_linked_secrets(node: &Node, secrets: &[&str]) -> Run {
+    node.api.add_service_account("team-a", "default", secrets);
+    node.grant_service_account_role(secrets);
+    node.run(
+        &request(IMAGE, "team-a"),
+        &["--secrets-from", "service-account"],
+    )
+}
+
 /// What `--secrets-from service-account` reads when `default` names `mirror-pull`.
 fn service_account_reads() -> [(&'static str, String, u16); 2] {
     [
@@ -61,13 +72,7 @@ fn verbs(node: &Node) -> Vec<(&'static str, String, u16)> {
 #[test]
 fn service_account_mode_reads_the_secrets_it_names_under_a_get_only_role() {
     let node = node_without_rbac();
-    node.api
-        .add_service_account("team-a", "default", &["mirror-pull"]);
-    node.grant_service_account_role(&["mirror-pull"]);
-    let run = node.run(
-        &request(IMAGE, "team-a"),
-        &["--secrets-from", "service-account"],
-    );
+    let run = run_with_linked_secrets(&node, &["mirror-pull"]);
     assert_success(&run);
     assert_eq!(mirror_user(&node).as_deref(), Some("alice"));
     assert_eq!(verbs(&node), service_account_reads());
@@ -190,13 +195,7 @@ fn every_read_may_be_served_from_the_watch_cache() {
 #[test]
 fn a_named_secret_that_does_not_exist_is_skipped_with_a_warning() {
     let node = node_without_rbac();
-    node.api
-        .add_service_account("team-a", "default", &["gone", "mirror-pull"]);
-    node.grant_service_account_role(&["gone", "mirror-pull"]);
-    let run = node.run(
-        &request(IMAGE, "team-a"),
-        &["--secrets-from", "service-account"],
-    );
+    let run = run_with_linked_secrets(&node, &["gone", "mirror-pull"]);
     assert_success(&run);
     assert_eq!(mirror_user(&node).as_deref(), Some("alice"));
     let warning = run
@@ -221,13 +220,7 @@ fn a_named_secret_that_is_not_a_pull_secret_is_skipped_with_a_warning() {
         "tls.crt",
         "certificate",
     );
-    node.api
-        .add_service_account("team-a", "default", &["tls", "mirror-pull"]);
-    node.grant_service_account_role(&["tls", "mirror-pull"]);
-    let run = node.run(
-        &request(IMAGE, "team-a"),
-        &["--secrets-from", "service-account"],
-    );
+    let run = run_with_linked_secrets(&node, &["tls", "mirror-pull"]);
     assert_success(&run);
     assert_eq!(mirror_user(&node).as_deref(), Some("alice"));
     assert!(

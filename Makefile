@@ -4,6 +4,7 @@
 #   make test            formatting, lints, unit, integration and conformance tests
 #   make e2e             end to end with docker-registry, skopeo and a private journald
 #   make bench           speed and footprint against their floors (build/bench.json)
+#   make msrv            builds and unit-tests both TLS features with Cargo.toml's rust-version (1.92)
 #   make rpm             binary RPM in build/rpm/RPMS (offline build from tarballs, %check)
 #   make demo            the whole main path locally, against the stand-in API server
 
@@ -20,7 +21,7 @@ VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
 RPM_DIR := $(BUILD_DIR)/rpm
 RPMBUILD_FLAGS ?=
 
-.PHONY: all build build-openssl test lint e2e bench demo rpm clean
+.PHONY: all build build-openssl test lint msrv e2e bench demo rpm clean
 
 all: build
 
@@ -45,6 +46,14 @@ test: lint
 	$(CARGO) build --locked --examples
 	$(CARGO) test --locked --bins --tests
 	$(CARGO) test --locked --bins --tests --no-default-features --features openssl
+
+# The oldest Rust the lockfile must build with: Cargo.toml's rust-version, the newest Rust Toolset
+# of RHEL 9.8 (OCP 4.22). Its own target dir, so it does not invalidate the stable build.
+MSRV := $(shell sed -n 's/^rust-version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
+MSRV_TARGETS ?= --bins
+msrv:
+	CARGO_TARGET_DIR=target/msrv $(CARGO) +$(MSRV) test --locked $(MSRV_TARGETS)
+	CARGO_TARGET_DIR=target/msrv $(CARGO) +$(MSRV) test --locked $(MSRV_TARGETS) --no-default-features --features openssl
 
 # Real registry, skopeo and journald (root; .ci/run installs the packages).
 e2e:

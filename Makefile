@@ -7,6 +7,7 @@
 #   make msrv            builds and unit-tests both TLS features with Cargo.toml's rust-version (1.92)
 #   make rpm             binary RPM in build/rpm/RPMS (offline build from tarballs, %check)
 #   make spec-crates     rewrites the spec's License and bundled(crate()) Provides from Cargo.lock
+#   make manifests       writes packaging/openshift's MachineConfigs (Butane + rendered) from contrib/
 #   make demo            the whole main path locally, against the stand-in API server
 
 CARGO ?= cargo
@@ -22,7 +23,7 @@ VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
 RPM_DIR := $(BUILD_DIR)/rpm
 RPMBUILD_FLAGS ?=
 
-.PHONY: all build build-openssl test lint msrv e2e bench demo rpm spec-crates clean
+.PHONY: all build build-openssl test lint msrv e2e bench demo rpm spec-crates manifests clean
 
 all: build
 
@@ -78,6 +79,10 @@ rpm:
 	rpm -qp --provides $(RPM_DIR)/RPMS/*/$(BINARY)-$(VERSION)-*.rpm | grep '^bundled(crate(' | sort >$(RPM_DIR)/rpm-provides
 	test -s $(RPM_DIR)/rpm-provides && diff -u $(RPM_DIR)/spec-provides $(RPM_DIR)/rpm-provides
 	find $(RPM_DIR)/RPMS -name '*.rpm'
+
+# After a change in contrib/: the MachineConfigs that install it (`make test` fails until then).
+manifests:
+	UPDATE_MANIFESTS=1 $(CARGO) test --locked --test openshift_manifests -- machineconfigs_are_generated_from_contrib
 
 # After a change of Cargo.lock or the features: the spec's generated block, from `cargo tree`.
 spec-crates:

@@ -1151,6 +1151,16 @@ fn on_cluster_layering_ends_in_the_configs_stage_with_the_rpm_from_an_image() {
     assert!(body[1].contains(LAYERING_INSTALL));
 }
 
+#[test]
+fn kubeadm_example_asks_for_kubeadms_api_audience() {
+    let config = yaml(&root().join("contrib/kubelet/credential-provider-config.yaml"));
+    assert_eq!(
+        config["providers"][0]["tokenAttributes"]["serviceAccountTokenAudience"],
+        "https://kubernetes.default.svc.cluster.local",
+        "kubeadm's --service-account-issuer, the default of its --api-audiences"
+    );
+}
+
 /// A file a MachineConfig installs: its path on the node, its mode, its source in contrib/.
 struct NodeFile {
     path: &'static str,

@@ -443,6 +443,12 @@ impl Node {
             .unwrap()
     }
 
+    fn generated_nothing(&self) -> bool {
+        !self
+            .path("/run/systemd/generator/kubelet.service.d")
+            .exists()
+    }
+
     /// Boots: the generator runs, systemd itself loads kubelet.service with every drop-in
     /// (`systemd-analyze verify` refuses, among others, a notify service with two commands), and
     /// the result is kubelet's command line.
@@ -704,11 +710,7 @@ fn the_generator_writes_nothing_for_a_node_without_our_config() {
     std::fs::remove_file(node.path(OUR_CONFIG)).unwrap();
     let out = node.run_generator();
     assert!(out.status.success() && out.stderr.is_empty(), "{out:?}");
-    assert!(
-        !node
-            .path("/run/systemd/generator/kubelet.service.d")
-            .exists()
-    );
+    assert!(node.generated_nothing());
 }
 
 #[test]
@@ -723,11 +725,7 @@ fn the_generator_leaves_a_kubelet_with_a_cloud_provider_alone() {
     std::fs::write(&unit_path, aws).unwrap();
     let out = node.run_generator();
     assert!(out.status.success() && out.stderr.is_empty(), "{out:?}");
-    assert!(
-        !node
-            .path("/run/systemd/generator/kubelet.service.d")
-            .exists()
-    );
+    assert!(node.generated_nothing());
 }
 
 #[test]
@@ -748,11 +746,7 @@ fn the_generator_refuses_a_unit_without_exactly_one_exec_start() {
             unit_path.display()
         )
     );
-    assert!(
-        !node
-            .path("/run/systemd/generator/kubelet.service.d")
-            .exists()
-    );
+    assert!(node.generated_nothing());
 }
 
 /// Paths the MCO writes for kubelet on a platform without a cloud provider.

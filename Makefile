@@ -4,7 +4,10 @@
 #   make test            formatting, lints, unit, integration and conformance tests
 #   make e2e             end to end with docker-registry, skopeo and a private journald
 #   make bench           speed and footprint against their floors (build/bench.json)
+#   make msrv            builds and unit-tests both TLS features with Cargo.toml's rust-version (1.92)
 #   make rpm             binary RPM in build/rpm/RPMS (offline build from tarballs, %check)
+#   make spec-crates     rewrites the spec's License and bundled(crate()) Provides from Cargo.lock
+#   make manifests       writes packaging/openshift's MachineConfigs (Butane + rendered) from contrib/
 #   make demo            the whole main path locally, against the stand-in API server
 
 CARGO ?= cargo
@@ -20,7 +23,7 @@ VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
 RPM_DIR := $(BUILD_DIR)/rpm
 RPMBUILD_FLAGS ?=
 
-.PHONY: all build build-openssl test lint e2e bench demo rpm clean
+.PHONY: all build build-openssl test lint msrv e2e bench demo rpm spec-crates manifests clean
 
 all: build
 
@@ -46,6 +49,14 @@ test: lint
 	$(CARGO) test --locked --bins --tests
 	$(CARGO) test --locked --bins --tests --no-default-features --features openssl
 
+# The oldest Rust the lockfile must build with: Cargo.toml's rust-version, the newest Rust Toolset
+# of RHEL 9.8 (OCP 4.22). Its own target dir, so it does not invalidate the stable build.
+MSRV := $(shell sed -n 's/^rust-version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
+MSRV_TARGETS ?= --bins
+msrv:
+	CARGO_TARGET_DIR=target/msrv $(CARGO) +$(MSRV) test --locked $(MSRV_TARGETS)
+	CARGO_TARGET_DIR=target/msrv $(CARGO) +$(MSRV) test --locked $(MSRV_TARGETS) --no-default-features --features openssl
+
 # Real registry, skopeo and journald (root; .ci/run installs the packages).
 e2e:
 	$(CARGO) test --locked --test e2e -- --ignored
@@ -55,15 +66,27 @@ bench: build build-openssl
 	BENCH_BINARIES="rustls=$(BUILD_DIR)/$(BINARY) openssl=$(BUILD_DIR)/$(BINARY)-openssl" \
 		BENCH_JSON=$(BUILD_DIR)/bench.json $(CARGO) bench --locked --bench provider
 
-# Binary RPM from a source tarball and a vendored-crates tarball, built offline (%check included).
+# Binary RPM from a source tarball and a vendored-crates tarball, built offline (%check included);
+# the package must carry the spec's bundled(crate()) Provides.
 rpm:
 	rm -rf $(RPM_DIR) && mkdir -p $(RPM_DIR)/SOURCES $(RPM_DIR)/vendor-tree
 	git archive --format=tar.gz --prefix=$(BINARY)-$(VERSION)/ -o $(RPM_DIR)/SOURCES/$(BINARY)-$(VERSION).tar.gz HEAD
 	$(CARGO) vendor --locked --versioned-dirs $(RPM_DIR)/vendor-tree/vendor >/dev/null
 	tar -C $(RPM_DIR)/vendor-tree -czf $(RPM_DIR)/SOURCES/$(BINARY)-$(VERSION)-vendor.tar.gz vendor
-	rpmbuild -bb --define "_topdir $(abspath $(RPM_DIR))" --define "provider_version $(VERSION)" \
-		--define "git_commit $(shell git rev-parse HEAD)" --nodeps $(RPMBUILD_FLAGS) packaging/$(BINARY).spec
+	rpmbuild -bb --define "_topdir $(abspath $(RPM_DIR))" --define "git_commit $(shell git rev-parse HEAD)" \
+		--nodeps $(RPMBUILD_FLAGS) packaging/$(BINARY).spec
+	rpmspec -q --provides $(RPMBUILD_FLAGS) packaging/$(BINARY).spec | grep '^bundled(crate(' | sort >$(RPM_DIR)/spec-provides
+	rpm -qp --provides $(RPM_DIR)/RPMS/*/$(BINARY)-$(VERSION)-*.rpm | grep '^bundled(crate(' | sort >$(RPM_DIR)/rpm-provides
+	test -s $(RPM_DIR)/rpm-provides && diff -u $(RPM_DIR)/spec-provides $(RPM_DIR)/rpm-provides
 	find $(RPM_DIR)/RPMS -name '*.rpm'
+
+# After a change in contrib/: the MachineConfigs that install it (`make test` fails until then).
+manifests:
+	UPDATE_MANIFESTS=1 $(CARGO) test --locked --test openshift_manifests -- machineconfigs_are_generated_from_contrib
+
+# After a change of Cargo.lock or the features: the spec's generated block, from `cargo tree`.
+spec-crates:
+	UPDATE_SPEC_CRATES=1 $(CARGO) test --locked --test openshift_manifests -- spec_license_and_bundled_provides
 
 demo:
 	$(CARGO) build --locked --bins --examples

@@ -1156,9 +1156,7 @@ fn kubeadm_example_asks_for_kubeadms_api_audience() {
 }
 
 #[test]
-fn nodes_may_request_tokens_for_the_audience_the_kubeadm_example_asks_for() {
-    let config = yaml(&root().join("contrib/kubelet/credential-provider-config.yaml"));
-    let audience = &config["providers"][0]["tokenAttributes"]["serviceAccountTokenAudience"];
+fn nodes_may_request_tokens_for_the_audiences_the_example_configs_ask_for() {
     let text =
         std::fs::read_to_string(root().join("contrib/rbac/node-token-audience.yaml")).unwrap();
     let documents: Vec<Value> = serde_saphyr::from_multiple(&text).unwrap();
@@ -1170,7 +1168,21 @@ fn nodes_may_request_tokens_for_the_audience_the_kubeadm_example_asks_for() {
         role["rules"][0]["verbs"][0],
         "request-serviceaccounts-token-audience"
     );
-    assert_eq!(&role["rules"][0]["resources"][0], audience);
+    let granted = role["rules"][0]["resources"].as_array().unwrap();
+    for config in [
+        "contrib/kubelet/credential-provider-config.yaml",
+        "contrib/kubelet/openshift/crio-credential-provider.yaml",
+    ] {
+        let config = yaml(&root().join(config));
+        let provider = config["providers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == "crio-credential-provider")
+            .unwrap();
+        let audience = &provider["tokenAttributes"]["serviceAccountTokenAudience"];
+        assert!(granted.contains(audience), "{audience} is not granted");
+    }
 }
 
 /// A file a MachineConfig installs: its path on the node, its mode, its source in contrib/.

@@ -4,6 +4,7 @@
 #   make test            formatting, lints, unit, integration and conformance tests
 #   make e2e             end to end with docker-registry, skopeo and a private journald
 #   make bench           speed and footprint against their floors (build/bench.json)
+#   make fuzz            each fuzz target for FUZZ_SECONDS (nightly, cargo-fuzz); a crash fails
 #   make rpm             binary RPM in build/rpm/RPMS (offline build from tarballs, %check)
 #   make demo            the whole main path locally, against the stand-in API server
 
@@ -20,7 +21,10 @@ VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
 RPM_DIR := $(BUILD_DIR)/rpm
 RPMBUILD_FLAGS ?=
 
-.PHONY: all build build-openssl test lint e2e bench demo rpm clean
+FUZZ_TARGETS := registries_conf kubelet_request pull_secrets auth_file_merge
+FUZZ_SECONDS ?= 60
+
+.PHONY: all build build-openssl test lint e2e bench fuzz demo rpm clean
 
 all: build
 
@@ -43,8 +47,8 @@ lint:
 # Both TLS backends: the default (rustls) and the system OpenSSL.
 test: lint
 	$(CARGO) build --locked --examples
-	$(CARGO) test --locked --bins --tests
-	$(CARGO) test --locked --bins --tests --no-default-features --features openssl
+	$(CARGO) test --locked --lib --bins --tests
+	$(CARGO) test --locked --lib --bins --tests --no-default-features --features openssl
 
 # Real registry, skopeo and journald (root; .ci/run installs the packages).
 e2e:
@@ -54,6 +58,16 @@ e2e:
 bench: build build-openssl
 	BENCH_BINARIES="rustls=$(BUILD_DIR)/$(BINARY) openssl=$(BUILD_DIR)/$(BINARY)-openssl" \
 		BENCH_JSON=$(BUILD_DIR)/bench.json $(CARGO) bench --locked --bench provider
+
+# Seeds from test/data/fuzz/<target>; the grown corpus goes to build/fuzz/<target>, a crash to
+# fuzz/artifacts/<target> (and fails the run). Run one input again: cargo +nightly fuzz run <target> <file>
+fuzz:
+	cargo +nightly fuzz build
+	for target in $(FUZZ_TARGETS); do \
+		mkdir -p $(BUILD_DIR)/fuzz/$$target && \
+		cargo +nightly fuzz run $$target $(BUILD_DIR)/fuzz/$$target test/data/fuzz/$$target \
+			-- -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 || exit 1; \
+	done
 
 # Binary RPM from a source tarball and a vendored-crates tarball, built offline (%check included).
 rpm:

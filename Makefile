@@ -5,6 +5,7 @@
 #   make e2e             end to end with docker-registry, skopeo and a private journald
 #   make bench           speed and footprint against their floors (build/bench.json)
 #   make msrv            builds and unit-tests both TLS features with Cargo.toml's rust-version (1.92)
+#   make fuzz            each fuzz target for FUZZ_SECONDS (nightly, cargo-fuzz); a crash fails
 #   make rpm             binary RPM in build/rpm/RPMS (offline build from tarballs, %check)
 #   make spec-crates     rewrites the spec's License and bundled(crate()) Provides from Cargo.lock
 #   make manifests       writes packaging/openshift's MachineConfigs (Butane + rendered) from contrib/
@@ -23,7 +24,10 @@ VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
 RPM_DIR := $(BUILD_DIR)/rpm
 RPMBUILD_FLAGS ?=
 
-.PHONY: all build build-openssl test lint msrv e2e bench demo rpm spec-crates manifests clean
+FUZZ_TARGETS := registries_conf kubelet_request pull_secrets auth_file_merge
+FUZZ_SECONDS ?= 60
+
+.PHONY: all build build-openssl test lint msrv e2e bench fuzz demo rpm spec-crates manifests clean
 
 all: build
 
@@ -46,13 +50,13 @@ lint:
 # Both TLS backends: the default (rustls) and the system OpenSSL.
 test: lint
 	$(CARGO) build --locked --examples
-	$(CARGO) test --locked --bins --tests
-	$(CARGO) test --locked --bins --tests --no-default-features --features openssl
+	$(CARGO) test --locked --lib --bins --tests
+	$(CARGO) test --locked --lib --bins --tests --no-default-features --features openssl
 
 # The oldest Rust the lockfile must build with: Cargo.toml's rust-version, the newest Rust Toolset
 # of RHEL 9.8 (OCP 4.22). Its own target dir, so it does not invalidate the stable build.
 MSRV := $(shell sed -n 's/^rust-version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
-MSRV_TARGETS ?= --bins
+MSRV_TARGETS ?= --lib --bins
 msrv:
 	CARGO_TARGET_DIR=target/msrv $(CARGO) +$(MSRV) test --locked $(MSRV_TARGETS)
 	CARGO_TARGET_DIR=target/msrv $(CARGO) +$(MSRV) test --locked $(MSRV_TARGETS) --no-default-features --features openssl
@@ -68,6 +72,17 @@ bench: build build-openssl
 
 # Binary RPM from a source tarball and a vendored-crates tarball, built offline (%check included);
 # the package must carry the spec's bundled(crate()) Provides.
+# Seeds from test/data/fuzz/<target>; the grown corpus goes to build/fuzz/<target>, a crash to
+# fuzz/artifacts/<target> (and fails the run). Run one input again: cargo +nightly fuzz run <target> <file>
+fuzz:
+	cargo +nightly fuzz build
+	for target in $(FUZZ_TARGETS); do \
+		mkdir -p $(BUILD_DIR)/fuzz/$$target && \
+		cargo +nightly fuzz run $$target $(BUILD_DIR)/fuzz/$$target test/data/fuzz/$$target \
+			-- -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 || exit 1; \
+	done
+
+# Binary RPM from a source tarball and a vendored-crates tarball, built offline (%check included).
 rpm:
 	rm -rf $(RPM_DIR) && mkdir -p $(RPM_DIR)/SOURCES $(RPM_DIR)/vendor-tree
 	git archive --format=tar.gz --prefix=$(BINARY)-$(VERSION)/ -o $(RPM_DIR)/SOURCES/$(BINARY)-$(VERSION).tar.gz HEAD

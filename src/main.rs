@@ -1,23 +1,8 @@
 //! crio-credential-provider: a kubelet image credential provider that writes the pod namespace's
-//! pull secrets for registry mirrors into the auth file CRI-O reads for that one pull.
+//! pull secrets for registry mirrors into the auth file CRI-O reads for that one pull. The binary
+//! only wires the library's modules to the process: arguments, stdin, stdout, exit code.
 
-#[cfg(all(feature = "rustls", feature = "openssl"))]
-compile_error!("choose one TLS backend: the features rustls and openssl exclude each other");
-#[cfg(not(any(feature = "rustls", feature = "openssl")))]
-compile_error!("choose a TLS backend: feature rustls (the default) or openssl");
-
-mod authfile;
-mod cli;
-mod kube;
-mod kubelet;
-mod logging;
-mod mirrors;
-mod provider;
-mod registries;
-mod secrets;
-mod selinux;
-mod version;
-
+use crio_credential_provider::{cli, logging, mirrors, provider, version};
 use std::io::Write;
 use std::process::ExitCode;
 

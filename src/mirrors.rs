@@ -72,7 +72,7 @@ fn explain_all(
     for file in &registries.files {
         writeln!(out, "  {}", file.display())?;
     }
-    writeln!(out, "{} registry entries in all.", registries.len())?;
+    writeln!(out, "{} registry entries in all.", registries.entry_count())?;
     for image in images {
         explain(registries, image, out)?;
     }

@@ -283,18 +283,31 @@ fn split_host_port(host: &str) -> (&str, &str) {
 }
 
 /// `filepath.Match` restricted to what a host label can hold: `*` matches any run of characters.
+/// Greedy, going back only to the last `*`: linear in practice and never exponential, whatever a
+/// key holds (a key like `a*a*a*…b` would otherwise take the whole run's time).
 fn label_matches(pattern: &str, label: &str) -> bool {
-    match pattern.split_once('*') {
-        None => pattern == label,
-        Some((head, tail)) => {
-            let Some(rest) = label.strip_prefix(head) else {
-                return false;
-            };
-            (0..=rest.len())
-                .filter(|&i| rest.is_char_boundary(i))
-                .any(|i| label_matches(tail, &rest[i..]))
+    let (pattern, label) = (pattern.as_bytes(), label.as_bytes());
+    let (mut p, mut l) = (0, 0);
+    // After the last `*` seen: where the pattern resumes and where the label was when it did.
+    let mut last_star: Option<(usize, usize)> = None;
+    while l < label.len() {
+        if pattern.get(p) == Some(&b'*') {
+            p += 1;
+            last_star = Some((p, l));
+        } else if pattern.get(p) == Some(&label[l]) {
+            p += 1;
+            l += 1;
+        } else if let Some((resume, star_end)) = last_star {
+            // The `*` takes one more byte; literal parts are whole UTF-8 sequences, so they only
+            // ever match at character boundaries.
+            p = resume;
+            l = star_end + 1;
+            last_star = Some((resume, l));
+        } else {
+            return false;
         }
     }
+    pattern[p..].iter().all(|&b| b == b'*')
 }
 
 /// Where an entry stands for a reference; `None` when it does not apply. Greater is tried first.
@@ -745,6 +758,27 @@ mod tests {
             secret("beta", &[("reg.io", "beta")]),
         ];
         assert_eq!(chosen_users(&secrets, &["reg.io/x"]), ["alpha"]);
+    }
+
+    #[test]
+    fn wildcards_match_within_a_label_in_linear_time() {
+        for (pattern, label, matches) in [
+            ("*", "", true),
+            ("*", "abc", true),
+            ("a*c", "abbbc", true),
+            ("a*c", "abcd", false),
+            ("*-good", "prefix-good", true),
+            ("*b*", "abc", true),
+            ("*é", "xé", true),
+            ("a**", "a", true),
+            ("k*", "quay", false),
+        ] {
+            assert_eq!(label_matches(pattern, label), matches, "{pattern} {label}");
+        }
+        let started = std::time::Instant::now();
+        let pattern = format!("{}b", "a*".repeat(40));
+        assert!(!label_matches(&pattern, &"a".repeat(200)));
+        assert!(started.elapsed() < std::time::Duration::from_secs(1));
     }
 
     #[test]

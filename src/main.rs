@@ -2,7 +2,7 @@
 //! pull secrets for registry mirrors into the auth file CRI-O reads for that one pull. The binary
 //! only wires the library's modules to the process: arguments, stdin, stdout, exit code.
 
-use crio_credential_provider::{cli, logging, mirrors, provider, version};
+use crio_credential_provider::{cli, kube, logging, mirrors, provider, version};
 use std::io::Write;
 use std::process::ExitCode;
 
@@ -50,6 +50,8 @@ fn main() -> ExitCode {
         }
         cli::Command::Provide(settings) => {
             let settings = *settings;
+            // Before anything else runs, so before any thread exists.
+            kube::prepare_tls();
             let journal = logging::init(settings.log_level);
             let status = match provider::run(&settings, std::io::stdin().lock()) {
                 Ok(response) => {

@@ -234,7 +234,6 @@ fn read_pull_secrets(
             "Not verifying the API server's certificate (--insecure-skip-tls-verify)"
         );
     }
-    kube::prepare_tls();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

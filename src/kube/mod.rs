@@ -228,7 +228,7 @@ fn unquote(value: &str) -> &str {
     value
 }
 
-/// Process-wide TLS set-up, to run before the async runtime (and so any other thread) exists.
+/// Process-wide TLS set-up: `main` runs it first, before anything could start a thread.
 ///
 /// With OpenSSL, the kube client's connector starts from the system's default verify paths and adds
 /// our CA to them: that would read the whole system bundle on every run and trust every public CA

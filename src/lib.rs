@@ -9,6 +9,7 @@ compile_error!("choose a TLS backend: feature rustls (the default) or openssl");
 
 pub mod authfile;
 pub mod cli;
+pub mod files;
 pub mod kube;
 pub mod kubelet;
 pub mod logging;

@@ -3,8 +3,6 @@
 
 mod support;
 
-use std::ffi::CString;
-use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::time::{Duration, SystemTime};
@@ -15,58 +13,31 @@ use support::*;
 const IMAGE: &str = "docker.io/library/nginx";
 const CONTAINER_CONFIG: &str = "system_u:object_r:container_config_t:s0";
 
-fn node_with_mirror_secret() -> Node {
-    Node::with_mirror_secret("alice", "pw")
-}
-
-fn is_root() -> bool {
-    // SAFETY: geteuid has no preconditions.
-    unsafe { libc::geteuid() == 0 }
-}
-
 fn private_auth_dir(node: &Node) {
     std::fs::create_dir(node.auth_dir()).unwrap();
     std::fs::set_permissions(node.auth_dir(), std::fs::Permissions::from_mode(0o700)).unwrap();
 }
 
+/// The file's SELinux context, read by path (the provider reads and writes through its handles).
 fn get_context(path: &Path) -> Option<String> {
-    let path = CString::new(path.as_os_str().as_bytes()).unwrap();
     let mut buffer = [0u8; 256];
-    // SAFETY: valid NUL-terminated strings and a buffer of the given length.
-    let len = unsafe {
-        libc::getxattr(
-            path.as_ptr(),
-            c"security.selinux".as_ptr(),
-            buffer.as_mut_ptr().cast(),
-            buffer.len(),
-        )
-    };
-    (len >= 0).then(|| {
-        String::from_utf8_lossy(&buffer[..len as usize])
+    let len = rustix::fs::getxattr(path, "security.selinux", &mut buffer[..]).ok()?;
+    Some(
+        String::from_utf8_lossy(&buffer[..len])
             .trim_end_matches('\0')
-            .to_string()
-    })
+            .to_string(),
+    )
 }
 
 fn set_context(path: &Path, context: &str) {
-    let path = CString::new(path.as_os_str().as_bytes()).unwrap();
     let value = format!("{context}\0");
-    // SAFETY: valid NUL-terminated strings and a value of the given length.
-    let result = unsafe {
-        libc::setxattr(
-            path.as_ptr(),
-            c"security.selinux".as_ptr(),
-            value.as_ptr().cast(),
-            value.len(),
-            0,
-        )
-    };
-    assert_eq!(
-        result,
-        0,
-        "setting security.selinux needs root: {}",
-        std::io::Error::last_os_error()
-    );
+    rustix::fs::setxattr(
+        path,
+        "security.selinux",
+        value.as_bytes(),
+        rustix::fs::XattrFlags::empty(),
+    )
+    .unwrap_or_else(|e| panic!("setting security.selinux needs root: {e}"));
 }
 
 /// A directory that looks like a mounted selinuxfs, so the labelling path runs without an SELinux
@@ -80,10 +51,7 @@ fn fake_selinuxfs(node: &Node) -> String {
 
 #[test]
 fn file_gets_the_auth_dirs_selinux_context() {
-    if !is_root() {
-        eprintln!(
-            "SKIPPED file_gets_the_auth_dirs_selinux_context: needs root to set security.selinux"
-        );
+    if !parts_present("file_gets_the_auth_dirs_selinux_context", true, &[], &[]) {
         return;
     }
     let node = node_with_mirror_secret();
@@ -98,10 +66,12 @@ fn file_gets_the_auth_dirs_selinux_context() {
 
 #[test]
 fn configured_selinux_context_wins_over_the_dirs() {
-    if !is_root() {
-        eprintln!(
-            "SKIPPED configured_selinux_context_wins_over_the_dirs: needs root to set security.selinux"
-        );
+    if !parts_present(
+        "configured_selinux_context_wins_over_the_dirs",
+        true,
+        &[],
+        &[],
+    ) {
         return;
     }
     let node = node_with_mirror_secret();
@@ -208,8 +178,7 @@ fn auth_dir_writable_by_others_is_refused() {
 
 #[test]
 fn auth_dir_owned_by_another_user_is_refused() {
-    if !is_root() {
-        eprintln!("SKIPPED auth_dir_owned_by_another_user_is_refused: needs root to chown");
+    if !parts_present("auth_dir_owned_by_another_user_is_refused", true, &[], &[]) {
         return;
     }
     let node = node_with_mirror_secret();
@@ -312,8 +281,7 @@ fn runs_killed_at_any_moment_leave_no_partial_auth_file() {
     let stdin = request(IMAGE, "team-a");
     let name = auth_file_name("team-a", IMAGE);
     let path = node.auth_dir().join(&name);
-    let expected =
-        json!({"auths": {format!("{MIRROR}/library/nginx"): {"auth": basic_auth("alice", "pw")}}});
+    let expected = json!({"auths": {format!("{MIRROR}/library/nginx"): {"auth": basic_auth("alice", ALICE_PASSWORD)}}});
     let mut outcomes = [0usize; 2];
     for attempt in 0..40 {
         let _ = std::fs::remove_file(&path);

@@ -182,6 +182,11 @@ fn main() {
         ));
     }
     std::fs::write(path("big.conf"), big).unwrap();
+    // A file at the size limit that is almost all blank lines: reading must stay linear.
+    let entry = "[[registry]]\nlocation = \"docker.io\"\n[[registry.mirror]]\nlocation = \"mirror.example.com:5000\"\n";
+    let mut blank = "\n".repeat(4 * 1024 * 1024 - entry.len());
+    blank.push_str(entry);
+    std::fs::write(path("blank.conf"), blank).unwrap();
     std::fs::create_dir(path("registries.conf.d")).unwrap();
     let request = |name: &str, image: &str, namespace: &str| -> PathBuf {
         let file = path(name);
@@ -270,6 +275,14 @@ fn main() {
             stdin: named_one.clone(),
             floor_stdin: named_one.clone(),
             runs: 30,
+        },
+        Scenario {
+            name: "4 MiB of blank lines, one entry",
+            target: "<= 50 ms wall",
+            args: node_args("blank.conf"),
+            stdin: no_mirror.clone(),
+            floor_stdin: path("blank.conf"),
+            runs: 10,
         },
         Scenario {
             name: "10,000 registries.conf entries",

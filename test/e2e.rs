@@ -13,14 +13,9 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use support::*;
 
-/// Whether the real parts are here. Outside CI a missing part skips loudly; in CI it fails.
+/// Whether the real parts are here (`support::parts_present`).
 fn parts_present(test: &str) -> bool {
-    let mut missing = Vec::new();
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
-        missing.push("root".to_string());
-    }
-    for tool in [
+    let tools = [
         "docker-registry",
         "skopeo",
         "htpasswd",
@@ -28,30 +23,8 @@ fn parts_present(test: &str) -> bool {
         "journalctl",
         "tar",
         "mount",
-    ] {
-        let found = Command::new("sh")
-            .arg("-c")
-            .arg(format!("command -v {tool}"))
-            .output();
-        if !found.is_ok_and(|o| o.status.success()) {
-            missing.push(tool.to_string());
-        }
-    }
-    if !Path::new(JOURNALD).exists() {
-        missing.push(JOURNALD.to_string());
-    }
-    if missing.is_empty() {
-        return true;
-    }
-    let message = format!(
-        "{test}: missing {} (.ci/run installs them)",
-        missing.join(", ")
-    );
-    if std::env::var_os("CI").is_some() {
-        panic!("{message}");
-    }
-    eprintln!("\n*** SKIPPED {message} ***\n");
-    false
+    ];
+    support::parts_present(test, true, &tools, &[JOURNALD])
 }
 
 const JOURNALD: &str = "/lib/systemd/systemd-journald";

@@ -6,6 +6,8 @@
 //! The kubelet generator of the generic MachineConfigs is booted on the kubelet.service of each
 //! release and of each update between them, and systemd (`systemd-analyze verify`) loads the result.
 
+mod support;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -232,21 +234,9 @@ fn ignition_validate(machineconfig: &Value, name: &str, scratch: &Path) {
     );
 }
 
-/// Whether `tool` is on the PATH; in CI a missing tool fails the test, elsewhere it skips loudly.
+/// Whether `tool` is on the PATH (`support::parts_present`).
 fn have(tool: &str, test: &str) -> bool {
-    let found = Command::new("sh")
-        .arg("-c")
-        .arg(format!("command -v {tool}"))
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !found {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "{test}: {tool} is missing (.ci/run installs it)"
-        );
-        eprintln!("\n*** SKIPPED {test}: {tool} is missing ***\n");
-    }
-    found
+    support::parts_present(test, false, &[tool], &[])
 }
 
 #[test]

@@ -11,10 +11,6 @@ use support::*;
 
 const IMAGE: &str = "docker.io/library/nginx";
 
-fn node_with_mirror_secret() -> Node {
-    Node::with_mirror_secret("alice", "s3cret-pw")
-}
-
 #[test]
 fn writes_the_namespace_credentials_for_the_mirror() {
     let node = node_with_mirror_secret();
@@ -23,7 +19,7 @@ fn writes_the_namespace_credentials_for_the_mirror() {
     let file = node.auth_file("team-a", IMAGE).expect("auth file written");
     assert_eq!(
         file,
-        json!({"auths": {format!("{MIRROR}/library/nginx"): {"auth": basic_auth("alice", "s3cret-pw")}}})
+        json!({"auths": {format!("{MIRROR}/library/nginx"): {"auth": basic_auth("alice", ALICE_PASSWORD)}}})
     );
     let path = node.auth_dir().join(auth_file_name("team-a", IMAGE));
     assert_eq!(mode(&path), 0o600);
@@ -157,7 +153,7 @@ fn global_pull_secret_is_merged_and_namespace_entries_win() {
         node.auth_file("team-a", IMAGE).unwrap(),
         json!({"auths": {
             "registry.example.com": {"auth": basic_auth("global", "g")},
-            mirror_key: {"auth": basic_auth("alice", "s3cret-pw")},
+            mirror_key: {"auth": basic_auth("alice", ALICE_PASSWORD)},
         }})
     );
     assert!(
@@ -427,8 +423,8 @@ fn no_secret_value_reaches_stderr_even_at_debug_level() {
     );
     let token = service_account_token("team-a");
     for secret in [
-        "s3cret-pw",
-        &basic_auth("alice", "s3cret-pw"),
+        ALICE_PASSWORD,
+        &basic_auth("alice", ALICE_PASSWORD),
         "global-pw",
         &basic_auth("global-user", "global-pw"),
         "bm90LWJhc2U2NC1wYXNzd29yZA",

@@ -12,6 +12,7 @@ use anyhow::{Context, Result, bail};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
+use crate::files;
 use crate::secrets::Chosen;
 
 /// `<namespace>-<sha256hex(image)>.json`, the name CRI-O looks for before a pull in `namespace`.
@@ -50,13 +51,15 @@ pub fn merge(global: Option<Value>, chosen: &[Chosen<'_>]) -> (Value, usize) {
     (Value::Object(document), entries)
 }
 
+/// A node's global pull secret holds a few registries: a few KiB.
+const MAX_GLOBAL_BYTES: u64 = 4 * 1024 * 1024;
+
 /// Reads the global pull secret. Missing is normal (plain Kubernetes); unreadable or malformed is
 /// reported to the caller, which goes on without it. The error never quotes the content.
 pub fn read_global(path: &Path) -> Result<Option<Value>> {
-    let text = match std::fs::read(path) {
-        Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+    let read = files::absent_if_missing(files::read_regular(path, MAX_GLOBAL_BYTES));
+    let Some(text) = read.with_context(|| format!("reading {}", path.display()))? else {
+        return Ok(None);
     };
     match serde_json::from_slice::<Value>(&text) {
         Ok(value @ Value::Object(_)) => Ok(Some(value)),

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail, ensure};
 
 use crate::cli::ApiSettings;
+use crate::files;
 use crate::logging;
 
 /// Kubeconfigs of a node, in the order they are tried: OpenShift, kubeadm, others.
@@ -191,12 +192,11 @@ fn read_kubeconfig(path: &Path) -> Result<KubeconfigCluster> {
 /// `KUBERNETES_SERVICE_HOST`/`_PORT` of OpenShift's `apiserver-url.env` as a URL; `None` when the
 /// file or either key is missing.
 fn read_apiserver_url_env(path: &Path) -> Result<Option<String>> {
-    let text = match std::fs::read_to_string(path) {
-        Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+    let read = files::absent_if_missing(files::read_regular(path, 64 * 1024));
+    let Some(bytes) = read.with_context(|| format!("reading {}", path.display()))? else {
+        return Ok(None);
     };
-    Ok(apiserver_url(&text))
+    Ok(apiserver_url(&String::from_utf8_lossy(&bytes)))
 }
 
 fn apiserver_url(env_file: &str) -> Option<String> {

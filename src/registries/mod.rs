@@ -3,11 +3,13 @@
 
 mod file;
 mod reference;
+mod schema;
 mod stream;
 
 use std::collections::BTreeMap;
-use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
+
+use crate::files;
 
 pub use file::Registry;
 
@@ -156,10 +158,13 @@ pub const MAX_FILE_BYTES: u64 = 4 * 1024 * 1024;
 /// Reads and validates one file. A drop-in removed between listing and reading (or a dangling
 /// link) is skipped, as containers/image skips it: `None`.
 fn load_file(path: &Path, drop_in: bool) -> Result<Option<Vec<Registry>>, LoadError> {
-    let bytes = match read_regular_file(path) {
-        Ok(bytes) => bytes,
-        Err(e) if drop_in && e.kind() == ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(io_error(path, &e)),
+    let read = files::read_regular(path, MAX_FILE_BYTES);
+    let read = match drop_in {
+        true => files::absent_if_missing(read),
+        false => read.map(Some),
+    };
+    let Some(bytes) = read.map_err(|e| io_error(path, &e))? else {
+        return Ok(None);
     };
     file::load(&bytes, drop_in)
         .map(Some)
@@ -169,59 +174,14 @@ fn load_file(path: &Path, drop_in: bool) -> Result<Option<Vec<Registry>>, LoadEr
         })
 }
 
-/// The whole content of a regular file of at most `MAX_FILE_BYTES`, read once. Opening with
-/// `O_NONBLOCK` keeps a FIFO from blocking the open (it does not change reads of a regular file);
-/// anything but a regular file (a FIFO, `/dev/zero`, a directory) is refused before it is read.
-fn read_regular_file(path: &Path) -> std::io::Result<Vec<u8>> {
-    use std::io::{Error, Read};
-    use std::os::unix::fs::OpenOptionsExt;
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK)
-        .open(path)?;
-    let metadata = file.metadata()?;
-    if !metadata.is_file() {
-        return Err(Error::new(ErrorKind::InvalidInput, "not a regular file"));
-    }
-    let too_large = || {
-        Error::new(
-            ErrorKind::FileTooLarge,
-            format!(
-                "larger than the limit of {} MiB",
-                MAX_FILE_BYTES / (1024 * 1024)
-            ),
-        )
-    };
-    if metadata.len() > MAX_FILE_BYTES {
-        return Err(too_large());
-    }
-    let mut bytes = Vec::with_capacity(metadata.len() as usize);
-    // The file may grow while it is read: the limit holds for what is read, too.
-    file.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes)?;
-    if bytes.len() as u64 > MAX_FILE_BYTES {
-        return Err(too_large());
-    }
-    Ok(bytes)
-}
-
-/// The fuzz target's check of one file's bytes: reading them never panics, and the stream reader
-/// and the deserializer agree wherever the stream reader reads them.
-#[cfg(fuzzing)]
-pub fn fuzz_one_file(bytes: &[u8]) {
-    stream::assert_agrees(bytes);
-    for drop_in in [false, true] {
-        let _ = file::load(bytes, drop_in);
-    }
-}
-
 /// The drop-in files to load, in load order.
 fn drop_ins(dirs: &[PathBuf]) -> Result<Vec<PathBuf>, LoadError> {
     let mut by_basename: BTreeMap<std::ffi::OsString, PathBuf> = BTreeMap::new();
     for dir in dirs {
-        let entries = match std::fs::read_dir(dir) {
-            Ok(entries) => entries,
-            Err(e) if e.kind() == ErrorKind::NotFound => continue,
-            Err(e) => return Err(io_error(dir, &e)),
+        let Some(entries) =
+            files::absent_if_missing(std::fs::read_dir(dir)).map_err(|e| io_error(dir, &e))?
+        else {
+            continue;
         };
         for entry in entries {
             let entry = entry.map_err(|e| io_error(dir, &e))?;
@@ -495,30 +455,5 @@ mod tests {
         file.set_len(MAX_FILE_BYTES + 1).unwrap();
         let error = load_within_seconds(main).unwrap_err();
         assert_eq!(error.reason, "larger than the limit of 4 MiB");
-    }
-
-    /// CPU time of this thread: unlike wall time, not stretched by other processes.
-    fn thread_cpu_time() -> std::time::Duration {
-        let mut time = libc::timespec {
-            tv_sec: 0,
-            tv_nsec: 0,
-        };
-        // SAFETY: clock_gettime writes one timespec through the pointer.
-        let result = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut time) };
-        assert_eq!(result, 0);
-        std::time::Duration::new(time.tv_sec as u64, time.tv_nsec as u32)
-    }
-
-    #[test]
-    fn a_file_at_the_limit_of_blank_lines_is_read_in_linear_time() {
-        let entry = entry_conf("a.io", "blank.io");
-        let mut text = "\n".repeat(MAX_FILE_BYTES as usize - entry.len());
-        text.push_str(&entry);
-        let root = tree(&[("main.conf", &text)]);
-        let started = thread_cpu_time();
-        assert_eq!(location_for(root.path(), &[], "a.io/x"), "blank.io");
-        // Quadratic reading took 13-24 s on 8-10 MB; linear takes well under this unoptimised.
-        let spent = thread_cpu_time() - started;
-        assert!(spent < std::time::Duration::from_secs(3), "{spent:?}");
     }
 }

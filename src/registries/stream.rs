@@ -16,7 +16,7 @@ use toml_parser::lexer::{Token, TokenKind};
 use toml_parser::parser::{EventReceiver, ValidateWhitespace};
 use toml_parser::{ErrorSink, ParseError, Source, Span};
 
-use super::file::{RawFile, RawMirror, RawRegistry};
+use super::schema::{RawFile, RawMirror, RawRegistry};
 
 /// Reads `bytes`, lexing them once, and hands each `[[registry]]` entry to `on_registry` once it
 /// is complete, so that the raw entries of a large file are never all held. `Some(rest)`:

@@ -17,6 +17,15 @@ pub const BINARY: &str = env!("CARGO_BIN_EXE_crio-credential-provider");
 /// A mirror of docker.io on a port nothing listens on: the provider never contacts registries.
 pub const MIRROR: &str = "mirror.local:5000";
 
+/// The password of `node_with_mirror_secret`'s user `alice`: tests look for it in what must not
+/// show it.
+pub const ALICE_PASSWORD: &str = "s3cret-pw";
+
+/// `Node::with_mirror_secret` for `alice`.
+pub fn node_with_mirror_secret() -> Node {
+    Node::with_mirror_secret("alice", ALICE_PASSWORD)
+}
+
 pub struct Node {
     pub dir: tempfile::TempDir,
     pub api: FakeApiServer,
@@ -186,6 +195,46 @@ pub fn auth_file_name(namespace: &str, image: &str) -> String {
         .unwrap();
     let output = String::from_utf8(child.wait_with_output().unwrap().stdout).unwrap();
     format!("{namespace}-{}.json", &output[..64])
+}
+
+pub fn is_root() -> bool {
+    nix::unistd::geteuid().is_root()
+}
+
+/// Whether the real parts a test needs are here: root (when `needs_root`), each tool on the PATH
+/// and each file. Outside CI a missing part skips the test loudly; in CI (`.ci/run` installs them
+/// all) it fails the test.
+pub fn parts_present(test: &str, needs_root: bool, tools: &[&str], files: &[&str]) -> bool {
+    let mut missing = Vec::new();
+    if needs_root && !is_root() {
+        missing.push("root".to_string());
+    }
+    for tool in tools {
+        let found = Command::new("sh")
+            .arg("-c")
+            .arg(format!("command -v {tool}"))
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if !found {
+            missing.push(tool.to_string());
+        }
+    }
+    missing.extend(
+        files
+            .iter()
+            .filter(|file| !Path::new(file).exists())
+            .map(|file| file.to_string()),
+    );
+    if missing.is_empty() {
+        return true;
+    }
+    let message = format!(
+        "{test}: missing {} (.ci/run installs them)",
+        missing.join(", ")
+    );
+    assert!(std::env::var_os("CI").is_none(), "{message}");
+    eprintln!("\n*** SKIPPED {message} ***\n");
+    false
 }
 
 pub fn mode(path: &Path) -> u32 {

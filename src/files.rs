@@ -1,0 +1,96 @@
+//! Reading the node's own files (registries.conf, the global pull secret, apiserver-url.env): once,
+//! regular files only, bounded. Only "no such file" means a file is absent: any other error (a
+//! permission or SELinux denial) is one, so a run never mistakes a denial for "nothing to do".
+
+use std::io::{Error, ErrorKind, Read};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
+
+/// The whole content of a regular file of at most `max_bytes`, read once. Opening with
+/// `O_NONBLOCK` keeps a FIFO from blocking the open (it does not change reads of a regular file);
+/// anything but a regular file (a FIFO, `/dev/zero`, a directory) is refused before it is read.
+pub fn read_regular(path: &Path, max_bytes: u64) -> std::io::Result<Vec<u8>> {
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)?;
+    let metadata = file.metadata()?;
+    if !metadata.is_file() {
+        return Err(Error::new(ErrorKind::InvalidInput, "not a regular file"));
+    }
+    let too_large = || {
+        Error::new(
+            ErrorKind::FileTooLarge,
+            format!("larger than the limit of {}", size(max_bytes)),
+        )
+    };
+    if metadata.len() > max_bytes {
+        return Err(too_large());
+    }
+    let mut bytes = Vec::with_capacity(metadata.len() as usize);
+    // The file may grow while it is read: the limit holds for what is read, too.
+    file.take(max_bytes + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > max_bytes {
+        return Err(too_large());
+    }
+    Ok(bytes)
+}
+
+/// `None` for "no such file"; every other error stays one.
+pub fn absent_if_missing<T>(result: std::io::Result<T>) -> std::io::Result<Option<T>> {
+    match result {
+        Ok(value) => Ok(Some(value)),
+        Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+fn size(bytes: u64) -> String {
+    match bytes % (1024 * 1024) {
+        0 => format!("{} MiB", bytes / (1024 * 1024)),
+        _ => format!("{} KiB", bytes / 1024),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_regular_file_within_the_limit_is_read_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        std::fs::write(&path, "abc").unwrap();
+        assert_eq!(read_regular(&path, 3).unwrap(), b"abc");
+        let error = read_regular(&path, 2).unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::FileTooLarge);
+    }
+
+    #[test]
+    fn a_directory_is_not_a_regular_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let error = read_regular(dir.path(), 10).unwrap_err();
+        assert_eq!(error.to_string(), "not a regular file");
+    }
+
+    #[test]
+    fn only_no_such_file_is_absent() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = absent_if_missing(std::fs::read(dir.path().join("missing")));
+        assert!(missing.unwrap().is_none());
+        let file = dir.path().join("file");
+        std::fs::write(&file, "x").unwrap();
+        // Below a regular file: ENOTDIR, not "no such file".
+        assert!(absent_if_missing(std::fs::read(file.join("below"))).is_err());
+        assert_eq!(
+            absent_if_missing(std::fs::read(&file)).unwrap().unwrap(),
+            b"x"
+        );
+    }
+
+    #[test]
+    fn limits_are_said_in_the_unit_they_were_set_in() {
+        assert_eq!(size(4 * 1024 * 1024), "4 MiB");
+        assert_eq!(size(64 * 1024), "64 KiB");
+    }
+}

@@ -174,6 +174,16 @@ fn load_file(path: &Path, drop_in: bool) -> Result<Option<Vec<Registry>>, LoadEr
         })
 }
 
+/// The fuzz target's check of one file's bytes: reading them never panics, and the stream reader
+/// and the deserializer agree wherever the stream reader reads them.
+#[cfg(fuzzing)]
+pub fn fuzz_one_file(bytes: &[u8]) {
+    stream::assert_agrees(bytes);
+    for drop_in in [false, true] {
+        let _ = file::load(bytes, drop_in);
+    }
+}
+
 /// The drop-in files to load, in load order.
 fn drop_ins(dirs: &[PathBuf]) -> Result<Vec<PathBuf>, LoadError> {
     let mut by_basename: BTreeMap<std::ffi::OsString, PathBuf> = BTreeMap::new();

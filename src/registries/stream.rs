@@ -86,8 +86,16 @@ impl State {
                 TokenKind::RightSquareBracket | TokenKind::RightCurlyBracket => {
                     depth = depth.checked_sub(1)?
                 }
-                // Blank lines and indentation between lines mean nothing to the parser.
-                TokenKind::Newline | TokenKind::Whitespace if line.is_empty() => continue,
+                // Blank lines and indentation between lines mean nothing to the parser, so it never
+                // sees them: a newline is checked here as it would check it (LF or CRLF only).
+                TokenKind::Newline if line.is_empty() => {
+                    let newline = source.get(token.span())?.as_str();
+                    if newline != "\n" && newline != "\r\n" {
+                        return None;
+                    }
+                    continue;
+                }
+                TokenKind::Whitespace if line.is_empty() => continue,
                 _ => {}
             }
             line.push(token);
@@ -126,6 +134,7 @@ enum Table {
 enum Scalar<'i> {
     String(Cow<'i, str>),
     Boolean(bool),
+    /// A valid value of a type no key of registries.conf takes.
     Other,
 }
 
@@ -188,11 +197,17 @@ impl<'i, 's> Reader<'i, 's> {
         if error.is_some() {
             return None;
         }
-        Some(match kind {
-            ScalarKind::String => Scalar::String(value),
-            ScalarKind::Boolean(value) => Scalar::Boolean(value),
-            _ => Scalar::Other,
-        })
+        match kind {
+            ScalarKind::String => Some(Scalar::String(value)),
+            ScalarKind::Boolean(value) => Some(Scalar::Boolean(value)),
+            // No key of registries.conf takes a number; an unknown key may have one, if it is a
+            // valid TOML integer (64 bits, as the deserializer reads it).
+            ScalarKind::Integer(radix) => i64::from_str_radix(&value, radix.value())
+                .is_ok()
+                .then_some(Scalar::Other),
+            // Floats and dates are the deserializer's to check.
+            ScalarKind::Float | ScalarKind::DateTime => None,
+        }
     }
 
     fn open_table(&mut self, array: bool) {
@@ -421,6 +436,28 @@ impl EventReceiver for Reader<'_, '_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_carriage_return_without_a_line_feed_is_left_to_the_deserializer() {
+        // Found by the fuzz target in a run of blank lines, which the parser never sees.
+        let text = "\r\r\r\r\r\r\r\r\n";
+        assert!(read_whole(text.as_bytes()).is_none());
+        assert!(toml::from_str::<RawFile>(text).is_err());
+        assert!(read_whole(b"\r\n\r\nx = true\r\n").is_some());
+    }
+
+    #[test]
+    fn integers_beyond_64_bits_floats_and_dates_are_left_to_the_deserializer() {
+        // Found by the fuzz target: an integer beyond 64 bits under a key nothing reads was
+        // accepted here and refused by the deserializer.
+        let overflow = b"\nlocation =4444444444444444444444444444444444444444444444444444444444444";
+        assert!(read_whole(overflow).is_none());
+        assert!(toml::from_str::<RawFile>(std::str::from_utf8(overflow).unwrap()).is_err());
+        assert!(read_whole(b"x = 1\nh = 0x7fffffffffffffff\n").is_some());
+        assert!(read_whole(b"x = 9223372036854775808\n").is_none());
+        assert!(read_whole(b"x = 1.5\n").is_none());
+        assert!(read_whole(b"x = 1979-05-27\n").is_none());
+    }
 
     fn full(text: &str) -> Option<RawFile> {
         toml::from_str(text).ok()

@@ -67,6 +67,16 @@ mod tests {
     }
 
     #[test]
+    fn a_file_longer_than_its_reported_size_is_still_held_to_the_limit() {
+        // procfs reports a size of 0 for files that hold far more.
+        let status = Path::new("/proc/self/status");
+        assert_eq!(std::fs::metadata(status).unwrap().len(), 0);
+        let error = read_regular(status, 16).unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::FileTooLarge);
+        assert!(read_regular(status, 1 << 20).unwrap().starts_with(b"Name:"));
+    }
+
+    #[test]
     fn a_directory_is_not_a_regular_file() {
         let dir = tempfile::tempdir().unwrap();
         let error = read_regular(dir.path(), 10).unwrap_err();

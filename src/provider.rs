@@ -313,3 +313,26 @@ fn decode_secrets(listed: Vec<kube::client::ListedSecret>, namespace: &str) -> V
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A request padded with trailing white space (which JSON allows) to `size` bytes.
+    fn request_of(size: usize) -> Vec<u8> {
+        let mut request = br#"{"image":"a.io/x"}"#.to_vec();
+        request.resize(size, b' ');
+        request
+    }
+
+    #[test]
+    fn a_request_of_one_mebibyte_is_read_and_one_byte_more_is_refused() {
+        let request = read_request(&request_of(1024 * 1024)[..]).unwrap();
+        assert_eq!(request.image, "a.io/x");
+        let error = read_request(&request_of(1024 * 1024 + 1)[..]).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "the request on stdin is larger than 1048576 bytes"
+        );
+    }
+}

@@ -523,6 +523,81 @@ mod tests {
         );
     }
 
+    fn only(username: &str, password: &str, identity_token: &str) -> Credential {
+        Credential {
+            username: username.into(),
+            password: password.into(),
+            identity_token: identity_token.into(),
+        }
+    }
+
+    #[test]
+    fn an_entry_with_any_one_field_is_usable() {
+        for (field, credential) in [
+            ("username", only("u", "", "")),
+            ("password", only("", "p", "")),
+            ("identity token", only("", "", "t")),
+        ] {
+            let partial = PullSecret {
+                name: "a-partial".into(),
+                entries: vec![("m.io".into(), credential)],
+            };
+            let secrets = [partial, secret("b-full", &[("m.io", "full")])];
+            let references = ["m.io/x".to_string()];
+            let chosen = choose(&secrets, &references);
+            assert_eq!(
+                chosen[0].secret, "a-partial",
+                "an entry with only a {field}"
+            );
+        }
+    }
+
+    #[test]
+    fn auth_entry_of_partial_credentials_holds_only_what_they_have() {
+        assert_eq!(
+            only("", "", "t").auth_entry(),
+            serde_json::json!({"identitytoken": "t"})
+        );
+        // base64 of "u:" and of ":p"
+        assert_eq!(
+            only("u", "", "").auth_entry(),
+            serde_json::json!({"auth": "dTo="})
+        );
+        assert_eq!(
+            only("", "p", "").auth_entry(),
+            serde_json::json!({"auth": "OnA="})
+        );
+    }
+
+    #[test]
+    fn credential_debug_output_names_the_user() {
+        let debug = format!("{:?}", only("robot$ci", "hunter2", ""));
+        assert_eq!(
+            debug,
+            r#"Credential { username: "robot$ci", password: "<redacted>", identity_token: "<redacted>" }"#
+        );
+    }
+
+    #[test]
+    fn json_that_is_not_a_docker_config_is_told_apart_from_invalid_json() {
+        let structure = decode("s", SecretType::DockerConfigJson, br#"{"auths":[]}"#).unwrap_err();
+        assert_eq!(
+            structure,
+            ".dockerconfigjson is not a docker config: unexpected structure at line 1 column 9"
+        );
+        let syntax = decode("s", SecretType::DockerCfg, b"{").unwrap_err();
+        assert_eq!(
+            syntax,
+            ".dockercfg is not a docker config: invalid JSON at line 1 column 1"
+        );
+    }
+
+    #[test]
+    fn a_key_serves_the_reference_equal_to_its_path() {
+        let secrets = [secret("s", &[("m.io/team-a", "a")])];
+        assert_eq!(chosen_users(&secrets, &["m.io/team-a"]), ["a"]);
+    }
+
     #[test]
     fn a_bare_host_never_serves_a_longer_host() {
         let secrets = [secret("s", &[("reg.io", "good")])];
@@ -699,6 +774,11 @@ mod tests {
                 "reg.io/v2/team/app",
             ),
             ("reg.io/te%61m", "reg.io/team/app", "reg.io/tea/app"),
+            // url.Parse refuses control characters only: a space is kept, or dropped with the
+            // query or fragment that holds it.
+            ("reg.io/team?tag=a b", "reg.io/team/app", "reg.io/other"),
+            ("reg.io/team#a b", "reg.io/team/app", "reg.io/other"),
+            ("reg.io/a b", "reg.io/a b/app", "reg.io/a/app"),
             ("reg.io:5000", "reg.io:5000/app", "reg.io/app"),
             ("[fd00::1]:5000", "[fd00::1]:5000/app", "[fd00::1]/app"),
         ] {

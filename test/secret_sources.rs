@@ -362,6 +362,44 @@ fn auto_reads_the_service_accounts_secrets_when_listing_is_forbidden() {
 }
 
 #[test]
+fn auto_fails_when_the_server_cannot_answer_the_list_rather_than_read_fewer_secrets() {
+    // Only a 403 means "read the service account's secrets instead": a 500 says nothing about
+    // which secrets the pod may use, and the list might have held a better one.
+    let node = Node::with_mirror_secret("alice", "pw");
+    node.api
+        .add_service_account("team-a", "default", &["mirror-pull"]);
+    node.grant_service_account_role(&["mirror-pull"]);
+    node.api.fail_path("/api/v1/namespaces/team-a/secrets", 500);
+    let run = node.run(&request(IMAGE, "team-a"), &[]);
+    assert_failure(&run, "HTTP 500");
+    assert!(node.auth_dir_entries().is_empty());
+    assert!(
+        verbs(&node).iter().all(|r| r.0 == "list"),
+        "{:?}",
+        verbs(&node)
+    );
+}
+
+#[test]
+fn a_named_secret_the_server_cannot_answer_fails_the_run_rather_than_being_skipped() {
+    // Only a 403 is "this Role does not cover it"; a 500 on a secret that may hold the mirror's
+    // credentials fails the run, and kubelet pulls again.
+    let node = node_without_rbac();
+    let config = docker_config_json(&[("other.io", "bob", "pw")]);
+    node.api.add_pull_secret("team-a", "other", &config);
+    node.api
+        .fail_path("/api/v1/namespaces/team-a/secrets/other", 500);
+    let run = run_with_linked_secrets(&node, &["other", "mirror-pull"]);
+    assert_failure(&run, "HTTP 500");
+    assert!(
+        run.stderr.contains(r#"reading secret "other""#),
+        "{}",
+        run.stderr
+    );
+    assert!(node.auth_dir_entries().is_empty());
+}
+
+#[test]
 fn auto_without_any_role_fails_naming_both_ways() {
     let node = node_without_rbac();
     node.api

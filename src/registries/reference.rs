@@ -210,6 +210,63 @@ mod tests {
     }
 
     #[test]
+    fn path_components_may_join_with_runs_of_dashes_or_one_dot_or_underscore_or_two() {
+        for good in ["a/b-c", "a/b--c", "a/b.c", "a/b_c", "a/b__c", "a/b-c.d_e"] {
+            assert!(parse(good).is_ok(), "{good:?} should be accepted");
+        }
+        for bad in ["a/b.-c", "a/b..c", "a/b___c", "a/b-_c", "a/b:c/d"] {
+            assert!(parse(bad).is_err(), "{bad:?} should be rejected");
+        }
+    }
+
+    #[test]
+    fn a_path_component_may_not_end_in_a_separator() {
+        for bad in ["a/b-", "a/b.", "a/b_", "a/b__", "a/b--"] {
+            assert!(parse(bad).is_err(), "{bad:?} should be rejected");
+        }
+    }
+
+    #[test]
+    fn tags_may_hold_dots_and_dashes_after_a_word_character() {
+        assert_eq!(parse("a/b:v1.2-rc_3").unwrap().tag, Some("v1.2-rc_3"));
+        assert_eq!(parse("a/b:_x").unwrap().tag, Some("_x"));
+        for bad in ["a/b:.x", "a/b:-x", "a/b:x+y"] {
+            assert!(parse(bad).is_err(), "{bad:?} should be rejected");
+        }
+        assert!(parse(&format!("a/b:{}", "t".repeat(128))).is_ok());
+        assert!(parse(&format!("a/b:{}", "t".repeat(129))).is_err());
+    }
+
+    #[test]
+    fn digest_algorithms_are_components_joined_by_separators() {
+        let hex = "a".repeat(32);
+        for good in ["sha256", "sha256+b64u", "multihash+base58", "a.b_c-d", "S1"] {
+            let reference = format!("a/b@{good}:{hex}");
+            assert!(
+                parse(&reference).is_ok(),
+                "{reference:?} should be accepted"
+            );
+        }
+        for bad in ["1sha", "sha256-", "sha256+", "sha--256", "sha!", ""] {
+            let reference = format!("a/b@{bad}:{hex}");
+            assert!(
+                parse(&reference).is_err(),
+                "{reference:?} should be rejected"
+            );
+        }
+        assert!(parse(&format!("a/b@sha256:{}", "a".repeat(31))).is_err());
+        assert!(parse(&format!("a/b@sha256:{}g", "a".repeat(32))).is_err());
+    }
+
+    #[test]
+    fn a_name_of_exactly_255_characters_is_accepted() {
+        let longest = format!("example.com/{}", "a".repeat(255 - "example.com/".len()));
+        assert_eq!(longest.len(), 255);
+        assert!(parse(&longest).is_ok());
+        assert!(parse(&format!("{longest}a")).is_err());
+    }
+
+    #[test]
     fn domains_follow_the_domain_regexp() {
         for good in [
             "example.com",

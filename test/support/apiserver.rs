@@ -33,6 +33,8 @@ struct State {
     /// Objects by resource (`secrets`, `serviceaccounts`, `pods`), each with its namespace.
     objects: HashMap<&'static str, Vec<Value>>,
     forced_status: Option<(u16, String)>,
+    /// Requests to one path (a list or one object) answered with this status instead.
+    failing_paths: HashMap<String, u16>,
     /// Answers that replace every regular one: a redirect, or an endless-looking body.
     raw_answer: Option<RawAnswer>,
     delay: Duration,
@@ -266,6 +268,14 @@ impl FakeApiServer {
         self.state.lock().unwrap().forced_status = Some((code, message.to_string()));
     }
 
+    /// Requests to `path` alone (`/api/v1/namespaces/team-a/secrets` for the list, or one
+    /// object's path) are answered with `code` and a `Status` from now on, as an API server
+    /// answers when etcd or an aggregated layer fails.
+    pub fn fail_path(&self, path: &str, code: u16) {
+        let mut state = self.state.lock().unwrap();
+        state.failing_paths.insert(path.to_string(), code);
+    }
+
     /// Every request gets `answer` from now on.
     pub fn force_raw_answer(&self, answer: RawAnswer) {
         self.state.lock().unwrap().raw_answer = Some(answer);
@@ -438,8 +448,15 @@ fn answer(
     };
     let field_selector = parameter("fieldSelector");
     let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
-    let (verb, status, body) = match parts[..] {
-        ["api", "v1", "namespaces", namespace, resource] => {
+    let failure = state.failing_paths.get(path).copied();
+    let (verb, status, body) = match (&parts[..], failure) {
+        (["api", "v1", "namespaces", _, _], Some(code)) => {
+            ("list", code, status(code, &format!("forced status {code}")))
+        }
+        (["api", "v1", "namespaces", _, _, _], Some(code)) => {
+            ("get", code, status(code, &format!("forced status {code}")))
+        }
+        (["api", "v1", "namespaces", namespace, resource], None) => {
             let (status, body) = list(
                 namespace,
                 resource,
@@ -449,7 +466,7 @@ fn answer(
             );
             ("list", status, body)
         }
-        ["api", "v1", "namespaces", namespace, resource, name] => {
+        (["api", "v1", "namespaces", namespace, resource, name], None) => {
             let (status, body) = get(namespace, resource, name, headers, state);
             ("get", status, body)
         }

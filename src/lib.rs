@@ -1,21 +1,112 @@
 //! crio-credential-provider: a kubelet image credential provider that writes the pod namespace's
-//! pull secrets for registry mirrors into the auth file CRI-O reads for that one pull. A library
-//! so that the fuzz targets (`fuzz/`) reach the parsers; `main.rs` is the binary.
+//! pull secrets for registry mirrors into the auth file CRI-O reads for that one pull.
+//!
+//! `run` is the whole program (`main.rs` only calls it): `cli` turns the command line into the
+//! settings of the module that does the work, `provider` (kubelet mode) or `mirrors`. The fuzz
+//! targets (`fuzz/`) reach the parsers through `fuzzing`, and nothing else is public.
 
 #[cfg(all(feature = "rustls", feature = "openssl"))]
 compile_error!("choose one TLS backend: the features rustls and openssl exclude each other");
 #[cfg(not(any(feature = "rustls", feature = "openssl")))]
 compile_error!("choose a TLS backend: feature rustls (the default) or openssl");
 
-pub mod authfile;
-pub mod cli;
-pub mod files;
-pub mod kube;
-pub mod kubelet;
-pub mod logging;
-pub mod mirrors;
-pub mod provider;
-pub mod registries;
-pub mod secrets;
-pub mod selinux;
-pub mod version;
+mod authfile;
+mod cli;
+mod duration;
+mod files;
+mod kube;
+mod kubelet;
+mod logging;
+mod mirrors;
+mod provider;
+mod registries;
+mod secrets;
+mod selinux;
+mod version;
+
+use std::ffi::OsString;
+use std::io::Write;
+use std::process::ExitCode;
+
+/// Runs the command line `args` (program name first). Exits 0 when done, 1 when a run failed
+/// (its one ERROR line says why), 2 on a usage error (one line on stderr).
+pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
+    let command = match cli::parse(args) {
+        Ok(command) => command,
+        Err(e) if e.use_stderr() => {
+            eprintln!("{}", cli::usage_error_line(&e));
+            return ExitCode::from(2);
+        }
+        // --help
+        Err(e) => {
+            return match e.print() {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(_) => ExitCode::FAILURE,
+            };
+        }
+    };
+    match command {
+        cli::Command::Version => {
+            println!("crio-credential-provider {}", version::VERSION);
+            ExitCode::SUCCESS
+        }
+        cli::Command::VersionJson => {
+            println!("{}", version::json());
+            ExitCode::SUCCESS
+        }
+        cli::Command::Mirrors {
+            sources,
+            explain,
+            images,
+        } => {
+            let mut out = std::io::stdout().lock();
+            match mirrors::run(&sources, explain, &images, &mut out) {
+                Ok(true) => ExitCode::SUCCESS,
+                Ok(false) => ExitCode::FAILURE,
+                Err(e) => {
+                    eprintln!(
+                        "crio-credential-provider: {}",
+                        logging::one_line(e.as_ref())
+                    );
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        cli::Command::Provide {
+            settings,
+            log_level,
+        } => {
+            // Before anything else runs, so before any thread exists.
+            kube::prepare_tls();
+            let journal = logging::init(log_level);
+            let status = match provider::run(&settings, std::io::stdin().lock()) {
+                Ok(response) => {
+                    let mut out = std::io::stdout().lock();
+                    match writeln!(out, "{response}").and_then(|()| out.flush()) {
+                        Ok(()) => ExitCode::SUCCESS,
+                        Err(e) => {
+                            tracing::error!("writing the response to stdout: {e}");
+                            ExitCode::FAILURE
+                        }
+                    }
+                }
+                Err(e) => {
+                    tracing::error!("{}", logging::one_line(e.as_ref()));
+                    ExitCode::FAILURE
+                }
+            };
+            journal.flush();
+            status
+        }
+    }
+}
+
+/// What the fuzz targets check: the parsers of outside input and the auth file merge.
+#[cfg(fuzzing)]
+pub mod fuzzing {
+    pub use crate::authfile::merge;
+    pub use crate::kube::token_claims;
+    pub use crate::kubelet::parse_request;
+    pub use crate::registries::fuzz_one_file;
+    pub use crate::secrets::{Chosen, Credential, PullSecret, SecretType, choose, decode};
+}

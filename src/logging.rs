@@ -9,9 +9,24 @@ use tracing_journald::{Priority, PriorityMappings};
 use tracing_subscriber::filter::Targets;
 use tracing_subscriber::prelude::*;
 
-pub const SYSLOG_IDENTIFIER: &str = "crio-credential-provider";
+const SYSLOG_IDENTIFIER: &str = "crio-credential-provider";
 
 const JOURNAL_SOCKET: &str = "/run/systemd/journal/socket";
+
+/// The log level of a run, as written on the command line.
+pub const DEFAULT_LEVEL: &str = "info";
+
+/// Reads a log level: error, warn (or warning), info, debug, or trace (the same as debug).
+pub fn level(text: &str) -> anyhow::Result<tracing::Level> {
+    Ok(match text {
+        "error" => tracing::Level::ERROR,
+        "warn" | "warning" => tracing::Level::WARN,
+        "info" => tracing::Level::INFO,
+        "debug" => tracing::Level::DEBUG,
+        "trace" => tracing::Level::TRACE,
+        _ => anyhow::bail!("takes error, warn, info, debug or trace"),
+    })
+}
 
 /// Installs the subscriber. Journald is used when its socket answers; without it (a container, a
 /// dev machine, a dead socket) stderr alone carries the log.

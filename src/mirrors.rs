@@ -6,20 +6,18 @@ use std::io::Write;
 use anyhow::Result;
 use serde_json::json;
 
-use crate::cli::RegistrySources;
-use crate::registries::{self, Registries};
+use crate::registries::{self, Registries, Sources};
 
 /// Prints the answer for every image; returns whether the configuration loaded.
 pub fn run(
-    sources: &RegistrySources,
+    sources: &Sources,
     explain: bool,
     images: &[String],
     out: &mut impl Write,
 ) -> Result<bool> {
-    let drop_in_dirs = registries::drop_in_dirs(sources.registries_conf_dir.as_deref());
-    let loaded = Registries::load(&sources.registries_conf, &drop_in_dirs);
+    let loaded = sources.load();
     if explain {
-        explain_all(&loaded, &drop_in_dirs, images, out)?;
+        explain_all(&loaded, &sources.drop_in_dirs(), images, out)?;
         return Ok(loaded.is_ok());
     }
     for image in images {

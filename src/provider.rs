@@ -1,19 +1,59 @@
 //! Kubelet mode: one request in, at most one auth file out, the response on stdout.
 
 use std::io::Read;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result, bail, ensure};
 use secrecy::SecretString;
 use tracing::{debug, info, warn};
 
 use crate::authfile::{self, AuthDir};
-use crate::cli::{ApiSettings, Settings};
-use crate::kube::{self, client::Client, pull_secrets};
-use crate::kubelet::{self, TokenClaims};
+use crate::duration;
+use crate::kube::{self, TokenClaims};
+use crate::kubelet;
 use crate::logging;
-use crate::registries::{self, Registries};
-use crate::secrets::{self, PullSecret};
+use crate::registries;
+use crate::secrets;
+
+/// What a run reads and writes, and how it reaches the API server.
+#[derive(Debug)]
+pub struct Settings {
+    pub registries: registries::Sources,
+    /// Where CRI-O looks for auth files.
+    pub auth_dir: PathBuf,
+    /// The node's global pull secret, merged into every auth file.
+    pub global_auth_file: PathBuf,
+    pub api: kube::ApiSettings,
+    /// The response's `cacheDuration`, as given (`kubelet::cache_duration` checked it).
+    pub cache_duration: String,
+    /// Unconsumed auth files older than this are removed.
+    pub stale_after: Duration,
+    /// The SELinux context of auth files; `None`: the auth directory's own.
+    pub selinux_context: Option<String>,
+    /// Where SELinux's filesystem is mounted when SELinux is enabled.
+    pub selinuxfs: PathBuf,
+}
+
+/// Defaults, as they are written on the command line; each is the Go implementation's.
+pub const DEFAULT_AUTH_DIR: &str = "/etc/crio/auth";
+pub const DEFAULT_GLOBAL_AUTH_FILE: &str = "/var/lib/kubelet/config.json";
+pub const DEFAULT_STALE_AFTER: &str = "10m";
+pub const DEFAULT_SELINUXFS: &str = "/sys/fs/selinux";
+
+/// Below this, a run could remove the pending auth file of a concurrent pull that has not been
+/// consumed yet (a pull of a large image can wait that long for CRI-O).
+const MIN_STALE_AFTER: Duration = Duration::from_secs(60);
+
+/// Reads the age after which unconsumed auth files are removed: a Go duration of at least 1m.
+pub fn stale_after(text: &str) -> Result<Duration> {
+    let stale_after = duration::parse(text)?;
+    ensure!(
+        stale_after >= MIN_STALE_AFTER,
+        "must be at least 1m, or runs remove the auth files of pulls still pending"
+    );
+    Ok(stale_after)
+}
 
 /// Answers one request read from `input`; returns the response to print.
 ///
@@ -38,7 +78,7 @@ pub fn run(settings: &Settings, input: impl Read) -> Result<String> {
         finish_without_file(auth_dir, None);
         return Ok(response);
     };
-    let claims = kubelet::token_claims(token)?;
+    let claims = kube::token_claims(token)?;
     let namespace = claims.namespace.as_str();
     let name = authfile::auth_file_name(namespace, image);
     let auth_file = settings.auth_dir.join(&name);
@@ -74,7 +114,7 @@ fn read_request(input: impl Read) -> Result<kubelet::Request> {
         .take(kubelet::MAX_REQUEST_BYTES + 1)
         .read_to_end(&mut request)
         .context("reading the request from stdin")?;
-    anyhow::ensure!(
+    ensure!(
         request.len() as u64 <= kubelet::MAX_REQUEST_BYTES,
         "the request on stdin is larger than {} bytes",
         kubelet::MAX_REQUEST_BYTES
@@ -105,7 +145,10 @@ fn auth_file_content(
     else {
         return Ok(None);
     };
-    let (pull_secrets, forbidden) = read_pull_secrets(&settings.api, token, claims)?;
+    let kube::PodPullSecrets {
+        secrets: pull_secrets,
+        forbidden,
+    } = kube::read_pull_secrets(&settings.api, token, claims)?;
     let chosen = secrets::choose(&pull_secrets, &references);
     if let Some(first) = forbidden.first().filter(|_| chosen.is_empty()) {
         bail!(
@@ -173,7 +216,7 @@ fn mirrored_pull(
     image: &str,
     namespace: &str,
 ) -> Result<Option<MirroredPull>> {
-    let registries_conf = &settings.sources.registries_conf;
+    let registries_conf = &settings.registries.main;
     let exists = registries_conf
         .try_exists()
         .with_context(|| format!("checking {}", registries_conf.display()))?;
@@ -185,8 +228,9 @@ fn mirrored_pull(
         );
         return Ok(None);
     }
-    let drop_in_dirs = registries::drop_in_dirs(settings.sources.registries_conf_dir.as_deref());
-    let registries = Registries::load(registries_conf, &drop_in_dirs)
+    let registries = settings
+        .registries
+        .load()
         .context("loading the registries configuration")?;
     let Some(registry) = registries.find(image).filter(|r| !r.mirrors.is_empty()) else {
         info!(
@@ -218,34 +262,6 @@ fn mirrored_pull(
         mirrors,
         references,
     }))
-}
-
-/// The pod's pull secrets, decoded, in precedence order, read as `--secrets-from` says; and why
-/// each named one that the pod's Role forbids could not be read.
-fn read_pull_secrets(
-    api: &ApiSettings,
-    token: &SecretString,
-    claims: &TokenClaims,
-) -> Result<(Vec<PullSecret>, Vec<anyhow::Error>)> {
-    let endpoint = kube::endpoint(api)?;
-    if endpoint.roots.is_none() {
-        warn!(
-            url = endpoint.url,
-            "Not verifying the API server's certificate (--insecure-skip-tls-verify)"
-        );
-    }
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
-    let read = runtime.block_on(async {
-        let client = Client::new(&endpoint, token, &claims.namespace, api.timeout)?;
-        pull_secrets::fetch(&client, api.secrets_from, claims, api.timeout).await
-    })?;
-    Ok((
-        decode_secrets(read.secrets, &claims.namespace),
-        read.forbidden,
-    ))
 }
 
 /// Ends a run that writes no file: removes the pull's pending auth file from an earlier run, if
@@ -283,35 +299,6 @@ fn clean(dir: &AuthDir, settings: &Settings) {
         ),
         Err(e) => warn!("Cleaning up {}: {e:#}", settings.auth_dir.display()),
     }
-}
-
-/// Decodes every listed secret; one that fails is skipped with a warning naming it and the reason.
-fn decode_secrets(listed: Vec<kube::client::ListedSecret>, namespace: &str) -> Vec<PullSecret> {
-    listed
-        .into_iter()
-        .filter_map(|secret| {
-            let Some(data) = secret.data else {
-                warn!(
-                    namespace,
-                    secret = secret.name,
-                    "Skipping secret {}: it has no {} key",
-                    secret.name,
-                    secret.secret_type.data_key()
-                );
-                return None;
-            };
-            secrets::decode(&secret.name, secret.secret_type, &data)
-                .inspect_err(|reason| {
-                    warn!(
-                        namespace,
-                        secret = secret.name,
-                        "Skipping secret {}: {reason}",
-                        secret.name
-                    )
-                })
-                .ok()
-        })
-        .collect()
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@ pub fn json() -> String {
         "rustc": env!("CRIO_CREDENTIAL_PROVIDER_RUSTC"),
         "target": env!("CRIO_CREDENTIAL_PROVIDER_TARGET"),
         "features": env!("CRIO_CREDENTIAL_PROVIDER_FEATURES").split(',').filter(|f| !f.is_empty()).collect::<Vec<_>>(),
-        "registriesConf": crate::cli::DEFAULT_REGISTRIES_CONF,
+        "registriesConf": crate::registries::DEFAULT_REGISTRIES_CONF,
     })
     .to_string()
 }

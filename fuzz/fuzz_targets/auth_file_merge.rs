@@ -2,8 +2,7 @@
 //! the file holds every chosen credential under its reference, beside the global entries.
 #![no_main]
 
-use crio_credential_provider::authfile;
-use crio_credential_provider::secrets::{Chosen, Credential};
+use crio_credential_provider::fuzzing::{Chosen, Credential, merge};
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
 
@@ -28,7 +27,7 @@ fuzz_target!(|bytes: &[u8]| {
             credential: &credential,
         })
         .collect();
-    let (document, entries) = authfile::merge(global, &chosen);
+    let (document, entries) = merge(global, &chosen);
     let auths = document["auths"].as_object().expect("auths is an object");
     assert_eq!(auths.len(), entries);
     for reference in &references {

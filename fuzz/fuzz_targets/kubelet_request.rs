@@ -3,12 +3,12 @@
 //! only ever one that cannot change a request path.
 #![no_main]
 
-use crio_credential_provider::kubelet;
+use crio_credential_provider::fuzzing::{parse_request, token_claims};
 use libfuzzer_sys::fuzz_target;
 use secrecy::SecretString;
 
 fn check_claims(token: &SecretString) {
-    let Ok(claims) = kubelet::token_claims(token) else {
+    let Ok(claims) = token_claims(token) else {
         return;
     };
     let namespace = &claims.namespace;
@@ -34,7 +34,7 @@ fn check_claims(token: &SecretString) {
 }
 
 fuzz_target!(|bytes: &[u8]| {
-    if let Ok(request) = kubelet::parse_request(bytes) {
+    if let Ok(request) = parse_request(bytes) {
         assert!(!request.image.is_empty());
         if let Some(token) = &request.service_account_token {
             check_claims(token);

@@ -3,12 +3,12 @@
 //! references get one does not depend on the order of the secrets (only ties do: the first wins).
 #![no_main]
 
-use crio_credential_provider::secrets::{self, PullSecret, SecretType};
+use crio_credential_provider::fuzzing::{PullSecret, SecretType, choose, decode};
 use libfuzzer_sys::fuzz_target;
 
 /// Who serves each reference: the chosen secret's name and the key, as written.
 fn choices(secrets: &[PullSecret], references: &[String]) -> Vec<(String, String, String)> {
-    secrets::choose(secrets, references)
+    choose(secrets, references)
         .iter()
         .map(|c| {
             (
@@ -22,7 +22,7 @@ fn choices(secrets: &[PullSecret], references: &[String]) -> Vec<(String, String
 
 fuzz_target!(|bytes: &[u8]| {
     for secret_type in [SecretType::DockerConfigJson, SecretType::DockerCfg] {
-        let Ok(secret) = secrets::decode("fuzzed", secret_type, bytes) else {
+        let Ok(secret) = decode("fuzzed", secret_type, bytes) else {
             continue;
         };
         let mut references: Vec<String> = [

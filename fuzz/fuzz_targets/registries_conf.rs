@@ -5,5 +5,5 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|bytes: &[u8]| {
-    crio_credential_provider::registries::fuzz_one_file(bytes);
+    crio_credential_provider::fuzzing::fuzz_one_file(bytes);
 });

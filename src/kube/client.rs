@@ -14,13 +14,13 @@ use secrecy::SecretString;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
-use super::Endpoint;
-use crate::kubelet::PodClaim;
+use super::endpoint::Endpoint;
+use super::token::PodClaim;
 use crate::logging;
 use crate::secrets::SecretType;
 
-/// A pull secret as read: name, type and the bytes of its data key.
-pub struct ListedSecret {
+/// A pull secret as the API returned it: name, type and the bytes of its data key.
+pub struct FetchedSecret {
     pub name: String,
     pub secret_type: SecretType,
     pub data: Option<Vec<u8>>,
@@ -28,8 +28,8 @@ pub struct ListedSecret {
 
 /// What the API server answered instead of the object: its HTTP status and `Status` message.
 #[derive(Debug)]
-pub struct ApiStatus {
-    pub code: u16,
+struct ApiStatus {
+    code: u16,
     reason: String,
     message: String,
 }
@@ -78,7 +78,7 @@ impl ApiStatus {
 }
 
 /// The most an answer of the API server may be: 2,000 pull secrets are about 1 MiB.
-pub const MAX_RESPONSE_BYTES: usize = 32 << 20;
+const MAX_RESPONSE_BYTES: usize = 32 << 20;
 
 /// Reads a body up to `MAX_RESPONSE_BYTES`, refusing more without reading it: by its declared
 /// length at once, else as soon as the chunks add up to more.
@@ -117,6 +117,8 @@ pub struct Client {
     client: kube::Client,
     url: String,
     namespace: String,
+    /// For each request, and for all of a run's requests together.
+    timeout: Duration,
 }
 
 impl Client {
@@ -144,6 +146,7 @@ impl Client {
             client,
             url: endpoint.url.clone(),
             namespace: namespace.to_string(),
+            timeout,
         })
     }
 
@@ -153,6 +156,10 @@ impl Client {
 
     pub fn namespace(&self) -> &str {
         &self.namespace
+    }
+
+    pub fn timeout(&self) -> Duration {
+        self.timeout
     }
 
     fn resources(&self, resource: &str) -> Request {
@@ -201,7 +208,7 @@ impl Client {
     }
 
     /// The namespace's secrets of one pull-secret type (RBAC: `list` on `secrets`).
-    pub async fn list_pull_secrets(&self, secret_type: SecretType) -> Result<Vec<ListedSecret>> {
+    pub async fn list_pull_secrets(&self, secret_type: SecretType) -> Result<Vec<FetchedSecret>> {
         let params = ListParams::default()
             .fields(&format!("type={}", secret_type.type_name()))
             .match_any();
@@ -213,7 +220,7 @@ impl Client {
         Ok(list
             .items
             .into_iter()
-            .map(|secret| ListedSecret {
+            .map(|secret| FetchedSecret {
                 name: secret.metadata.name,
                 secret_type,
                 data: secret.data.and_then(|data| data.for_type(secret_type)),
@@ -223,7 +230,7 @@ impl Client {
 
     /// One secret by name (RBAC: `get` on `secrets`, `resourceNames` may name it); `None` when it
     /// is not of a pull-secret type.
-    pub async fn get_pull_secret(&self, name: &str) -> Result<Option<ListedSecret>> {
+    pub async fn get_pull_secret(&self, name: &str) -> Result<Option<FetchedSecret>> {
         let secret: Secret = self
             .send(
                 self.resources("secrets").get(name, &GetParams::any()),
@@ -233,7 +240,7 @@ impl Client {
         let Some(secret_type) = SecretType::from_type_name(&secret.secret_type) else {
             return Ok(None);
         };
-        Ok(Some(ListedSecret {
+        Ok(Some(FetchedSecret {
             name: name.to_string(),
             secret_type,
             data: secret.data.and_then(|data| data.for_type(secret_type)),

@@ -13,26 +13,49 @@ use crate::files;
 
 pub use file::Registry;
 
-/// The drop-in directories to read, highest priority first: `configured` alone when given
-/// (`--registries-conf-dir`), else the standard ones containers/image reads as root.
-pub fn drop_in_dirs(configured: Option<&Path>) -> Vec<PathBuf> {
-    if let Some(dir) = configured {
-        return vec![dir.to_path_buf()];
+/// The registries.conf CRI-O reads; `make REGISTRIES_CONF=/path` bakes another one in.
+pub const DEFAULT_REGISTRIES_CONF: &str =
+    match option_env!("CRIO_CREDENTIAL_PROVIDER_REGISTRIES_CONF") {
+        Some(path) => path,
+        None => "/etc/containers/registries.conf",
+    };
+
+/// The files the configuration is read from, as CRI-O reads them.
+#[derive(Debug, Clone)]
+pub struct Sources {
+    /// The main file.
+    pub main: PathBuf,
+    /// The only drop-in directory to read; `None`: the standard ones.
+    pub drop_in_dir: Option<PathBuf>,
+}
+
+impl Sources {
+    /// The configuration CRI-O would use: the main file (which must exist) and its drop-ins.
+    pub fn load(&self) -> Result<Registries, LoadError> {
+        Registries::load(&self.main, &self.drop_in_dirs())
     }
-    let mut dirs = Vec::with_capacity(5);
-    if let Some(home) = std::env::var_os("HOME").filter(|home| !home.is_empty()) {
-        dirs.push(Path::new(&home).join(".config/containers/registries.conf.d"));
+
+    /// The drop-in directories to read, highest priority first: the configured one alone, else
+    /// the standard ones containers/image reads as root.
+    pub fn drop_in_dirs(&self) -> Vec<PathBuf> {
+        if let Some(dir) = &self.drop_in_dir {
+            return vec![dir.clone()];
+        }
+        let mut dirs = Vec::with_capacity(5);
+        if let Some(home) = std::env::var_os("HOME").filter(|home| !home.is_empty()) {
+            dirs.push(Path::new(&home).join(".config/containers/registries.conf.d"));
+        }
+        dirs.extend(
+            [
+                "/etc/containers/registries.rootful.conf.d",
+                "/etc/containers/registries.conf.d",
+                "/usr/share/containers/registries.rootful.conf.d",
+                "/usr/share/containers/registries.conf.d",
+            ]
+            .map(PathBuf::from),
+        );
+        dirs
     }
-    dirs.extend(
-        [
-            "/etc/containers/registries.rootful.conf.d",
-            "/etc/containers/registries.conf.d",
-            "/usr/share/containers/registries.rootful.conf.d",
-            "/usr/share/containers/registries.conf.d",
-        ]
-        .map(PathBuf::from),
-    );
-    dirs
 }
 
 /// The merged configuration of a main file and its drop-ins.
@@ -63,7 +86,7 @@ impl Registries {
     /// Loads `main` (which must exist) and the `*.conf` drop-ins of `drop_in_dirs` (highest priority
     /// first; a basename in a higher-priority dir hides the same basename in a lower one; the
     /// survivors load in basename order and later files replace earlier entries of a prefix).
-    pub fn load(main: &Path, drop_in_dirs: &[PathBuf]) -> Result<Self, LoadError> {
+    fn load(main: &Path, drop_in_dirs: &[PathBuf]) -> Result<Self, LoadError> {
         let mut merged = load_file(main, false)?.unwrap_or_default();
         let mut files = vec![main.to_path_buf()];
         for path in drop_ins(drop_in_dirs)? {
@@ -153,7 +176,7 @@ fn io_error(path: &Path, error: &std::io::Error) -> LoadError {
 
 /// registries.conf files (main or drop-in) larger than this are refused: more than twice a file of
 /// 10,000 entries with a mirror each, and it bounds the time and memory one run can spend on them.
-pub const MAX_FILE_BYTES: u64 = 4 * 1024 * 1024;
+const MAX_FILE_BYTES: u64 = 4 * 1024 * 1024;
 
 /// Reads and validates one file. A drop-in removed between listing and reading (or a dangling
 /// link) is skipped, as containers/image skips it: `None`.

@@ -4,13 +4,11 @@
 //! secrets lets it read every secret there. The service account's and the pod's `imagePullSecrets`
 //! name the secrets instead, and `get` can be restricted to exactly those names.
 
-use std::time::Duration;
-
-use anyhow::{Context, Result, anyhow};
+use anyhow::{Context, Result, anyhow, bail};
 use tracing::{info, warn};
 
-use super::client::{Client, ListedSecret, status_code};
-use crate::kubelet::{TokenClaims, is_dns1123_subdomain};
+use super::client::{Client, FetchedSecret, status_code};
+use super::token::{TokenClaims, is_dns1123_subdomain};
 use crate::secrets::SecretType;
 
 /// `--secrets-from`: where the pull secrets of a pod are found.
@@ -28,40 +26,35 @@ pub enum SecretsFrom {
 }
 
 impl SecretsFrom {
-    pub const NAMES: &str = "auto, namespace, service-account or pod";
-
-    pub fn parse(name: &str) -> Option<Self> {
-        match name {
-            "auto" => Some(SecretsFrom::Auto),
-            "namespace" => Some(SecretsFrom::Namespace),
-            "service-account" => Some(SecretsFrom::ServiceAccount),
-            "pod" => Some(SecretsFrom::Pod),
-            _ => None,
-        }
+    /// Reads the value as `--secrets-from` takes it.
+    pub fn parse(name: &str) -> Result<Self> {
+        Ok(match name {
+            "auto" => SecretsFrom::Auto,
+            "namespace" => SecretsFrom::Namespace,
+            "service-account" => SecretsFrom::ServiceAccount,
+            "pod" => SecretsFrom::Pod,
+            _ => bail!("takes auto, namespace, service-account or pod"),
+        })
     }
 }
 
-/// The pull secrets read, and the named ones the pod's Role does not let it read.
-pub struct PullSecrets {
+/// The pull secrets read, and why each named one the pod's Role forbids could not be read
+/// (`PodPullSecrets` says what the caller does with those).
+pub(super) struct FetchedSecrets {
     /// In precedence order: on equally specific keys the earlier secret wins.
-    pub secrets: Vec<ListedSecret>,
-    /// One error (a 403, with the Role rule that would allow the read) per named secret that
-    /// could not be read. The caller decides: OpenShift names a generated `<sa>-dockercfg-*`
-    /// secret for its internal registry in every service account, which a Role naming only the
-    /// mirrors' pull secrets rightly does not cover, so a forbidden secret fails a run only when
-    /// no readable one serves the pull.
+    pub secrets: Vec<FetchedSecret>,
     pub forbidden: Vec<anyhow::Error>,
 }
 
 /// The pod's pull secrets in precedence order: on equally specific keys the earlier secret wins.
 /// Named secrets keep the order of `imagePullSecrets` (kubelet's); listed ones are sorted by name.
-/// The whole exchange ends within `timeout`.
-pub async fn fetch(
+/// The whole exchange ends within the client's timeout.
+pub(super) async fn fetch(
     client: &Client,
     from: SecretsFrom,
     claims: &TokenClaims,
-    timeout: Duration,
-) -> Result<PullSecrets> {
+) -> Result<FetchedSecrets> {
+    let timeout = client.timeout();
     let forbidden_list = |e| with_rule(e, claims, "list", "secrets", None);
     let fetch = async {
         match from {
@@ -97,20 +90,20 @@ pub async fn fetch(
 }
 
 /// Both pull-secret types, listed concurrently.
-async fn list(client: &Client) -> Result<PullSecrets> {
+async fn list(client: &Client) -> Result<FetchedSecrets> {
     let (json, cfg) = tokio::try_join!(
         client.list_pull_secrets(SecretType::DockerConfigJson),
         client.list_pull_secrets(SecretType::DockerCfg)
     )?;
-    let mut listed: Vec<ListedSecret> = json.into_iter().chain(cfg).collect();
+    let mut listed: Vec<FetchedSecret> = json.into_iter().chain(cfg).collect();
     listed.sort_by(|a, b| a.name.cmp(&b.name));
-    Ok(PullSecrets {
+    Ok(FetchedSecrets {
         secrets: listed,
         forbidden: Vec::new(),
     })
 }
 
-async fn from_service_account(client: &Client, claims: &TokenClaims) -> Result<PullSecrets> {
+async fn from_service_account(client: &Client, claims: &TokenClaims) -> Result<FetchedSecrets> {
     let account = claims.service_account.as_deref().context(
         "the service account token has no valid kubernetes.io.serviceaccount.name claim, so the \
          service account's imagePullSecrets cannot be read",
@@ -122,7 +115,7 @@ async fn from_service_account(client: &Client, claims: &TokenClaims) -> Result<P
     get_named(client, claims, names).await
 }
 
-async fn from_pod(client: &Client, claims: &TokenClaims) -> Result<PullSecrets> {
+async fn from_pod(client: &Client, claims: &TokenClaims) -> Result<FetchedSecrets> {
     let pod = claims.pod.as_ref().context(
         "the service account token has no valid kubernetes.io.pod claim (name and uid), so the \
          pod's imagePullSecrets cannot be read: kubelet's tokens for credential providers have it",
@@ -141,7 +134,7 @@ async fn get_named(
     client: &Client,
     claims: &TokenClaims,
     names: Vec<String>,
-) -> Result<PullSecrets> {
+) -> Result<FetchedSecrets> {
     let mut unique: Vec<String> = Vec::with_capacity(names.len());
     for name in names {
         if !is_dns1123_subdomain(&name) {
@@ -180,7 +173,7 @@ async fn get_named(
             Err(e) => return Err(e),
         }
     }
-    Ok(PullSecrets { secrets, forbidden })
+    Ok(FetchedSecrets { secrets, forbidden })
 }
 
 fn identity(claims: &TokenClaims) -> String {
@@ -223,9 +216,12 @@ mod tests {
             ("service-account", SecretsFrom::ServiceAccount),
             ("pod", SecretsFrom::Pod),
         ] {
-            assert_eq!(SecretsFrom::parse(name), Some(source));
-            assert!(SecretsFrom::NAMES.contains(name));
+            assert_eq!(SecretsFrom::parse(name).unwrap(), source);
         }
-        assert_eq!(SecretsFrom::parse("serviceaccount"), None);
+        let error = SecretsFrom::parse("serviceaccount").unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "takes auto, namespace, service-account or pod"
+        );
     }
 }

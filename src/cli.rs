@@ -263,15 +263,16 @@ mod tests {
 
     #[test]
     fn the_readme_documents_every_flag() {
-        let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
-            .expect("README.md");
+        let readme =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/operating.md"))
+                .expect("docs/operating.md");
         let command = Cli::command();
         let commands = std::iter::once(&command).chain(command.get_subcommands());
         for flag in commands.flat_map(|c| c.get_arguments().filter_map(|a| a.get_long())) {
             if flag != "help" {
                 assert!(
                     readme.contains(&format!("`--{flag}")),
-                    "--{flag} is not in README.md"
+                    "--{flag} is not in docs/operating.md"
                 );
             }
         }

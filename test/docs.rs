@@ -20,7 +20,7 @@ const GENERIC_FRAGMENTS: [&str; 3] = [
     // `kube/client.rs`: the middle of "pod {:?} in namespace {} is not the pod the token was issued
     // for ..."; the text after the namespace is the message.
     "in namespace",
-    // `cli.rs`: a context on parsing the fraction of a duration, whose digits were checked just
+    // `duration.rs`: a context on parsing the fraction of a duration, whose digits were checked just
     // before; it cannot fail, and is shorter than the minimum anyway.
     "fraction",
 ];
@@ -598,4 +598,42 @@ fn heading_anchors(text: &str) -> BTreeSet<String> {
 fn read(path: impl AsRef<Path>) -> String {
     let path = path.as_ref();
     std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+#[test]
+fn the_layout_in_the_development_guide_names_every_source_file() {
+    let guide = read(Path::new(ROOT).join("docs/development.md"));
+    let layout = &guide[guide.find("## Layout").expect("a Layout section")..];
+    let mut missing = Vec::new();
+    let mut sources = vec![PathBuf::from(ROOT).join("src")];
+    while let Some(dir) = sources.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                sources.push(path);
+                continue;
+            }
+            let name = path.file_name().unwrap().to_str().unwrap();
+            let relative = path
+                .strip_prefix(ROOT)
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .to_string();
+            // A folder's files are listed under the folder by name alone.
+            let parent = path.parent().unwrap().strip_prefix(ROOT).unwrap();
+            let named = layout.contains(&relative)
+                || (parent != Path::new("src")
+                    && layout.contains(&format!("{}/", parent.display()))
+                    && layout.contains(name));
+            if !named {
+                missing.push(relative);
+            }
+        }
+    }
+    missing.sort();
+    assert!(
+        missing.is_empty(),
+        "docs/development.md's Layout does not name {missing:?}"
+    );
 }

@@ -8,6 +8,7 @@
 #   make fuzz            each fuzz target for FUZZ_SECONDS (nightly, cargo-fuzz); a crash fails
 #   make rpm             binary RPM in build/rpm/RPMS (offline build from tarballs, %check)
 #   make spec-crates     rewrites the spec's License and bundled(crate()) Provides from Cargo.lock
+#   make man             rewrites docs/man/ from the clap definition (`make test` fails until then)
 #   make manifests       writes packaging/openshift's MachineConfigs (Butane + rendered) from contrib/
 #   make demo            the whole main path locally, against the stand-in API server
 
@@ -32,7 +33,7 @@ FUZZ_SECONDS ?= 60
 FUZZ_SEED ?= 1
 FUZZ_RUNS ?= 40000
 
-.PHONY: all build build-openssl test lint msrv e2e bench fuzz demo rpm spec-crates manifests clean
+.PHONY: all build build-openssl test lint msrv e2e bench fuzz demo rpm spec-crates manifests man clean
 
 all: build
 
@@ -104,6 +105,10 @@ rpm:
 # After a change in contrib/: the MachineConfigs that install it (`make test` fails until then).
 manifests:
 	UPDATE_MANIFESTS=1 $(CARGO) test --locked --test openshift_manifests -- machineconfigs_are_generated_from_contrib
+
+# After a change of the flags or their help text: the manual pages.
+man:
+	UPDATE_MAN=1 $(CARGO) test --locked --lib -- cli::man::
 
 # After a change of Cargo.lock or the features: the spec's generated block, from `cargo tree`.
 spec-crates:

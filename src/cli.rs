@@ -15,6 +15,9 @@ use crate::logging;
 use crate::provider::{self, Settings};
 use crate::registries::{self, Sources};
 
+#[cfg(test)]
+mod man;
+
 /// Kubelet image credential provider: writes the pod namespace's pull secrets for registry mirrors
 /// into the auth file CRI-O reads for that one pull. Without a subcommand it answers the
 /// CredentialProviderRequest on stdin (kubelet mode).

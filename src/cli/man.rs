@@ -1,0 +1,116 @@
+//! The manual pages, rendered from the clap definition: `crio-credential-provider(8)` and
+//! `crio-credential-provider-mirrors(8)`, committed under docs/man/ and installed by the RPM. A
+//! test keeps them current; `make man` rewrites them after a change of the flags or the text here.
+
+use std::path::PathBuf;
+
+use clap::CommandFactory;
+
+use super::Cli;
+use crate::version::VERSION;
+
+/// What clap does not know: exit codes, files, the journal, where the settings come from.
+const KUBELET_MODE_SECTIONS: &str = r#".SH CONFIGURATION
+There is no configuration file. Kubelet passes the options above in the \fBargs\fR of the
+provider's entry in its credential provider configuration (\fB\-\-image\-credential\-provider\-config\fR);
+on OpenShift 4.22 and later the machine\-config\-operator renders that entry with no args, so the
+defaults apply there.
+.SH "EXIT STATUS"
+.TP
+\fB0\fR
+The response is on standard output, with or without an auth file written.
+.TP
+\fB1\fR
+The run failed: one ERROR line on standard error and in the journal says what and where.
+.TP
+\fB2\fR
+Usage error: one line on standard error names the option.
+.SH FILES
+.TP
+\fI/etc/containers/registries.conf\fR and its drop\-in directories
+Read: which mirrors CRI\-O pulls an image from (\fB\-\-registries\-conf\fR, \fB\-\-registries\-conf\-dir\fR).
+.TP
+\fI/etc/crio/auth/\fR\fINAMESPACE\fR\fB\-\fR\fISHA256\fR\fB.json\fR
+Written: the auth file of one pull, mode 0600, in a directory that only root can write; the name is
+the pod's namespace and the SHA\-256 of the image, as CRI\-O looks it up (\fB\-\-auth\-dir\fR).
+Files not consumed within \fB\-\-stale\-after\fR are removed.
+.TP
+\fI/var/lib/kubelet/config.json\fR
+Read: the node's global pull secret, merged into every auth file (\fB\-\-global\-auth\-file\fR).
+.TP
+\fI/etc/kubernetes/apiserver\-url.env\fR
+Read: OpenShift's API server address (\fB\-\-kube\-config\-dir\fR).
+.TP
+\fI/etc/kubernetes/kubeconfig\fR, \fI/etc/kubernetes/kubelet.conf\fR, \fI/var/lib/kubelet/kubeconfig\fR
+Read, the first that exists: the API server's URL and CA only, never its credentials (\fB\-\-kubeconfig\fR).
+.SH JOURNAL
+Every line goes to standard error and, when its socket answers, to journald with
+\fBSYSLOG_IDENTIFIER=crio\-credential\-provider\fR and, where known, the fields \fBIMAGE\fR,
+\fBNAMESPACE\fR, \fBMIRRORS\fR, \fBAUTH_FILE\fR, \fBSECRET\fR, \fBKEY\fR, \fBPREFIX\fR,
+\fBREMOVED\fR and \fBURL\fR: \fBjournalctl \-t crio\-credential\-provider IMAGE=docker.io/library/nginx\fR.
+No line holds a password, an auth value or a token.
+.SH "SEE ALSO"
+\fBcrio\-credential\-provider\-mirrors\fR(8), \fBcrio\fR(8), \fBcontainers\-registries.conf\fR(5),
+\fBcontainers\-auth.json\fR(5); /usr/share/doc/crio\-credential\-provider/ (operating,
+troubleshooting and matching guides).
+"#;
+
+const MIRRORS_SECTIONS: &str = r#".SH "EXIT STATUS"
+.TP
+\fB0\fR
+The configuration loaded; one line per image on standard output.
+.TP
+\fB1\fR
+The configuration is invalid: each image's line (or the explanation) says why.
+.TP
+\fB2\fR
+Usage error.
+.SH "SEE ALSO"
+\fBcrio\-credential\-provider\fR(8), \fBcontainers\-registries.conf\fR(5)
+"#;
+
+/// Each page's file name under docs/man/ and its content.
+fn pages() -> Vec<(String, String)> {
+    let mut command = Cli::command();
+    command.build();
+    let mirrors = command
+        .find_subcommand("mirrors")
+        .expect("the mirrors subcommand")
+        .clone();
+    [
+        (command, KUBELET_MODE_SECTIONS),
+        (mirrors, MIRRORS_SECTIONS),
+    ]
+    .into_iter()
+    .map(|(command, sections)| {
+        let man = clap_mangen::Man::new(command)
+            .section("8")
+            .source(format!("crio-credential-provider {VERSION}"))
+            .manual("System Administration");
+        let mut page = Vec::new();
+        man.render(&mut page).expect("rendering into memory");
+        page.extend_from_slice(sections.as_bytes());
+        (
+            man.get_filename(),
+            String::from_utf8(page).expect("roff is text"),
+        )
+    })
+    .collect()
+}
+
+#[test]
+fn the_committed_man_pages_are_rendered_from_the_command_line() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("docs/man");
+    for (name, page) in pages() {
+        let path = dir.join(&name);
+        if std::env::var_os("UPDATE_MAN").is_some() {
+            std::fs::write(&path, &page).unwrap();
+        }
+        let committed = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            committed == page,
+            "{} is not what the command line renders: run `make man`",
+            path.display()
+        );
+    }
+}

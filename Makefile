@@ -6,6 +6,7 @@
 #   make bench           speed and footprint against their floors (build/bench.json)
 #   make msrv            builds and unit-tests both TLS features with Cargo.toml's rust-version (1.92)
 #   make fuzz            each fuzz target for FUZZ_SECONDS (nightly, cargo-fuzz); a crash fails
+#   make mutants         cargo-mutants over the pure modules, in a clone of HEAD (about 40 min; not in CI)
 #   make rpm             binary RPM in build/rpm/RPMS (offline build from tarballs, %check)
 #   make spec-crates     rewrites the spec's License and bundled(crate()) Provides from Cargo.lock
 #   make man             rewrites docs/man/ from the clap definition (`make test` fails until then)
@@ -33,7 +34,7 @@ FUZZ_SECONDS ?= 60
 FUZZ_SEED ?= 1
 FUZZ_RUNS ?= 40000
 
-.PHONY: all build build-openssl test lint msrv e2e bench fuzz demo rpm spec-crates manifests man clean
+.PHONY: all build build-openssl test lint msrv e2e bench fuzz demo rpm spec-crates manifests man mutants clean
 
 all: build
 
@@ -105,6 +106,18 @@ rpm:
 # After a change in contrib/: the MachineConfigs that install it (`make test` fails until then).
 manifests:
 	UPDATE_MANIFESTS=1 $(CARGO) test --locked --test openshift_manifests -- machineconfigs_are_generated_from_contrib
+
+# Mutation testing of the pure code, in a clone of HEAD (commit first): each mutant must fail the
+# unit tests or the integration tests that run the binary on these modules' behaviour. Missed
+# mutants are listed in $(BUILD_DIR)/mutants/tree/mutants.out/missed.txt.
+MUTANTS_FILES ?= src/secrets/mod.rs src/secrets/keyring.rs src/kube/secret_sources.rs src/kube/token.rs \
+	src/files.rs src/kubelet.rs src/duration.rs src/registries/reference.rs
+MUTANTS_TESTS ?= --lib --test secret_sources --test credentials --test provider --test hardening
+mutants:
+	rm -rf $(BUILD_DIR)/mutants && mkdir -p $(BUILD_DIR)/mutants
+	git clone --quiet --no-hardlinks . $(BUILD_DIR)/mutants/tree
+	cd $(BUILD_DIR)/mutants/tree && $(CARGO) mutants --in-place --no-shuffle \
+		$(addprefix -f ,$(MUTANTS_FILES)) -- $(MUTANTS_TESTS)
 
 # After a change of the flags or their help text: the manual pages.
 man:

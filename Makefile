@@ -103,11 +103,11 @@ rpm:
 
 # After a change in contrib/: the MachineConfigs that install it (`make test` fails until then).
 manifests:
-	UPDATE_MANIFESTS=1 $(CARGO) test --locked --test openshift_manifests -- machineconfigs_are_generated_from_contrib
+	UPDATE_MANIFESTS=1 $(CARGO) test --locked --test machineconfigs -- machineconfigs_are_generated_from_contrib
 
 # After a change of Cargo.lock or the features: the spec's generated block, from `cargo tree`.
 spec-crates:
-	UPDATE_SPEC_CRATES=1 $(CARGO) test --locked --test openshift_manifests -- spec_license_and_bundled_provides
+	UPDATE_SPEC_CRATES=1 $(CARGO) test --locked --test rpm_spec -- spec_license_and_bundled_provides
 
 demo:
 	$(CARGO) build --locked --bins --examples

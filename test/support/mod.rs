@@ -4,6 +4,7 @@
 #![allow(dead_code)] // Each test binary uses its own part of the support code.
 
 pub mod apiserver;
+pub mod packaging;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

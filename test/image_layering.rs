@@ -7,6 +7,7 @@ mod support;
 
 use std::process::Command;
 
+use support::assert_exit_ok;
 use support::packaging::*;
 
 /// The stages of a Containerfile: each `FROM` line with the instructions under it, continuation
@@ -64,11 +65,7 @@ fn layering_image_builds_the_openssl_rpm_with_rust_toolset_in_ubi() {
         .find_map(|l| l.strip_prefix("RUN set -eu;"))
         .expect("the build's RUN");
     let out = Command::new("sh").args(["-n", "-c", run]).output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_exit_ok(&out, "sh -n on the build's RUN");
 }
 
 #[test]

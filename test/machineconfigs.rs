@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use serde_json::Value;
+use support::assert_exit_ok;
 use support::packaging::*;
 
 /// Every MachineConfig under packaging/openshift, by name (its `.bu` and its rendered `.yaml`).
@@ -189,12 +190,7 @@ fn ignition_validate(machineconfig: &Value, name: &str, scratch: &Path) {
         .arg(&path)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{name}: ignition-validate refused it:\n{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_exit_ok(&out, &format!("{name}: ignition-validate refused it"));
 }
 
 /// Paths the MCO writes for kubelet on a platform without a cloud provider.

@@ -6,6 +6,7 @@ mod support;
 
 use std::process::Command;
 
+use support::assert_exit_ok;
 use support::packaging::*;
 
 const SPEC: &str = "packaging/crio-credential-provider.spec";
@@ -43,11 +44,7 @@ fn compiled_crates(feature_flags: &[&str]) -> (CompiledCrate, Vec<CompiledCrate>
         .current_dir(root())
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "cargo tree: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_exit_ok(&out, "cargo tree");
     let mut own = None;
     let mut crates = Vec::new();
     for line in String::from_utf8(out.stdout).unwrap().lines() {
@@ -138,11 +135,7 @@ fn rpmspec(build: &str, query: &[&str]) -> String {
         .arg(root().join(SPEC))
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "rpmspec {build} {query:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_exit_ok(&out, &format!("rpmspec {build} {query:?}"));
     String::from_utf8(out.stdout).unwrap()
 }
 

@@ -6,6 +6,7 @@ mod support;
 use std::process::Command;
 
 use serde_json::Value;
+use support::assert_exit_ok;
 use support::packaging::*;
 
 #[test]
@@ -16,12 +17,8 @@ fn openshift_e2e_dry_run_prints_every_step_and_cleans_up() {
         .env("PATH", "/usr/bin:/bin") // no oc needed: nothing may reach a cluster
         .output()
         .unwrap();
+    assert_exit_ok(&out, "test/openshift/e2e --dry-run");
     let stdout = String::from_utf8(out.stdout).unwrap();
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
     let steps = [
         // A namespace of a previous run may still be terminating; the spec to restore is saved.
         "+ oc delete namespace ccp-e2e --ignore-not-found --wait=true",
@@ -107,9 +104,5 @@ fn shell_scripts_are_shellcheck_clean() {
         .args(scripts.map(|s| root().join(s)))
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "shellcheck:\n{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
+    assert_exit_ok(&out, "shellcheck");
 }

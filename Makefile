@@ -1,7 +1,8 @@
 # crio-credential-provider
 #   make                 release binary at build/crio-credential-provider
 #   make REGISTRIES_CONF=/path   ... with another default registries.conf baked in
-#   make test            formatting, lints, unit, integration and conformance tests
+#   make test            formatting, lints, unit tests, the binary's integration and conformance tests
+#   make test-packaging  MachineConfigs, kubelet generator, shell scripts, RPM spec (test/README.md)
 #   make e2e             end to end with docker-registry, skopeo and a private journald
 #   make bench           speed and footprint against their floors (build/bench.json)
 #   make msrv            builds and unit-tests both TLS features with Cargo.toml's rust-version (1.92)
@@ -34,7 +35,7 @@ FUZZ_SECONDS ?= 60
 FUZZ_SEED ?= 1
 FUZZ_RUNS ?= 40000
 
-.PHONY: all build build-openssl test lint msrv e2e bench fuzz demo rpm spec-crates manifests man mutants clean
+.PHONY: all build build-openssl test test-packaging lint msrv e2e bench fuzz demo rpm spec-crates manifests man mutants clean
 
 all: build
 
@@ -54,11 +55,22 @@ lint:
 	$(CARGO) clippy --locked --all-targets -- -D warnings
 	$(CARGO) clippy --locked --all-targets --no-default-features --features openssl -- -D warnings
 
-# Both TLS backends: the default (rustls) and the system OpenSSL.
+# The suites of what ships beside the binary (packaging/, contrib/, the scripts): they need rpm,
+# ignition-validate, shellcheck and systemd-analyze. Every other [[test]] of Cargo.toml is the binary's.
+PACKAGING_TESTS := machineconfigs kubelet_generator shell_scripts rpm_spec image_layering token_audiences
+TESTS := $(shell awk '/^\[/ { in_test = ($$0 == "[[test]]") } in_test && /^name = / { gsub(/"/, "", $$3); print $$3 }' Cargo.toml)
+BINARY_TESTS := $(filter-out $(PACKAGING_TESTS),$(TESTS))
+
+# Both TLS backends: the default (rustls) and the system OpenSSL. Needs Rust, the OpenSSL headers
+# and /usr/bin/time (test/README.md).
 test: lint
 	$(CARGO) build --locked --examples
-	$(CARGO) test --locked --lib --bins --tests
-	$(CARGO) test --locked --lib --bins --tests --no-default-features --features openssl
+	$(CARGO) test --locked --lib --bins $(addprefix --test ,$(BINARY_TESTS))
+	$(CARGO) test --locked --lib --bins $(addprefix --test ,$(BINARY_TESTS)) --no-default-features --features openssl
+
+# Once, with the default features: they test files, not the binary's TLS.
+test-packaging:
+	$(CARGO) test --locked $(addprefix --test ,$(PACKAGING_TESTS))
 
 # The oldest Rust the lockfile must build with: Cargo.toml's rust-version, the newest Rust Toolset
 # of RHEL 9.8 (OCP 4.22). Its own target dir, so it does not invalidate the stable build.
@@ -103,9 +115,9 @@ rpm:
 	test -s $(RPM_DIR)/rpm-provides && diff -u $(RPM_DIR)/spec-provides $(RPM_DIR)/rpm-provides
 	find $(RPM_DIR)/RPMS -name '*.rpm'
 
-# After a change in contrib/: the MachineConfigs that install it (`make test` fails until then).
+# After a change in contrib/: the MachineConfigs that install it (`make test-packaging` fails until then).
 manifests:
-	UPDATE_MANIFESTS=1 $(CARGO) test --locked --test openshift_manifests -- machineconfigs_are_generated_from_contrib
+	UPDATE_MANIFESTS=1 $(CARGO) test --locked --test machineconfigs -- machineconfigs_are_generated_from_contrib
 
 # Mutation testing of the pure code, in a clone of HEAD (commit first): each mutant must fail the
 # unit tests or the integration tests that run the binary on these modules' behaviour. Missed
@@ -125,7 +137,7 @@ man:
 
 # After a change of Cargo.lock or the features: the spec's generated block, from `cargo tree`.
 spec-crates:
-	UPDATE_SPEC_CRATES=1 $(CARGO) test --locked --test openshift_manifests -- spec_license_and_bundled_provides
+	UPDATE_SPEC_CRATES=1 $(CARGO) test --locked --test rpm_spec -- spec_license_and_bundled_provides
 
 demo:
 	$(CARGO) build --locked --bins --examples

@@ -46,7 +46,7 @@ impl Registry {
                 .args(["-Bbn", user, password])
                 .output()
                 .unwrap();
-            assert!(out.status.success(), "htpasswd failed");
+            assert_exit_ok(&out, "htpasswd");
             htpasswd.push_str(String::from_utf8(out.stdout).unwrap().trim());
             htpasswd.push('\n');
         }
@@ -108,11 +108,7 @@ impl Registry {
             .arg(format!("docker://{repository}:latest"))
             .output()
             .unwrap();
-        assert!(
-            out.status.success(),
-            "pushing to {repository}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert_exit_ok(&out, &format!("pushing to {repository}"));
     }
 }
 
@@ -191,11 +187,7 @@ fn inspect(node: &Node, authfile: &Path, image: &str) -> Output {
 }
 
 fn assert_pulled(output: &Output, what: &str) {
-    assert!(
-        output.status.success(),
-        "{what}: expected the pull to succeed:\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_exit_ok(output, &format!("{what}: expected the pull to succeed"));
 }
 
 fn assert_refused(output: &Output, what: &str) {
@@ -617,11 +609,8 @@ fn without_journald_the_run_logs_to_stderr() {
             .args(["-m", "--propagation", "private", "sh", "-c", &script])
             .output()
             .unwrap();
+        assert_exit_ok(&output, case);
         let stderr = String::from_utf8_lossy(&output.stderr);
-        assert!(
-            output.status.success(),
-            "{case}: expected success, got {stderr}"
-        );
         assert!(
             stderr.contains("Wrote auth file to"),
             "{case}: expected the log on stderr, got {stderr}"

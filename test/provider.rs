@@ -380,11 +380,7 @@ fn file_mode_is_0600_whatever_the_umask() {
         .env("REQUEST", node.path("request.json"))
         .output()
         .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_exit_ok(&output, "the provider under umask 000");
     assert_eq!(
         mode(&node.auth_dir()),
         0o700,

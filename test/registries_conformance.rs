@@ -1,11 +1,14 @@
 //! containers/image's own registries.conf fixtures and the answers containers/image v5.40 gives
 //! for 823 (config, drop-ins, image) cases, checked against the built binary's `mirrors` command.
 
+mod support;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use serde_json::Value;
+use support::assert_exit_ok;
 
 fn data_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("test/data/registries")
@@ -135,11 +138,7 @@ fn ten_thousand_entries_load_and_match() {
         ])
         .output()
         .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_exit_ok(&output, "mirrors");
     let mirrors: Vec<Value> = String::from_utf8(output.stdout)
         .unwrap()
         .lines()

@@ -4,10 +4,11 @@
 #![allow(dead_code)] // Each test binary uses its own part of the support code.
 
 pub mod apiserver;
+pub mod packaging;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitStatus, Stdio};
+use std::process::{Command, ExitStatus, Output, Stdio};
 
 pub use apiserver::{FakeApiServer, docker_config_json, service_account_token};
 use serde_json::{Value, json};
@@ -256,6 +257,22 @@ pub fn response(run: &Run) -> Value {
             run.stdout, run.stderr
         )
     })
+}
+
+/// A process that exited 0; otherwise the failure names `what` and shows the exit status, stderr,
+/// and stdout when there is any (shellcheck and ignition-validate report there).
+pub fn assert_exit_ok(output: &Output, what: &str) {
+    let stdout = if output.stdout.is_empty() {
+        String::new()
+    } else {
+        format!("\nstdout:\n{}", String::from_utf8_lossy(&output.stdout))
+    };
+    assert!(
+        output.status.success(),
+        "{what}: {}\nstderr:\n{}{stdout}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
 }
 
 pub fn assert_success(run: &Run) {

@@ -4,11 +4,14 @@
 //! text (`--help`, `mirrors --help`) and the man page.
 
 use std::ffi::OsString;
+use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{ArgAction, Args, Parser, Subcommand};
+use clap::error::ErrorKind;
+use clap::{ArgAction, Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 
+use crate::config;
 use crate::kube::{self, ApiSettings, SecretsFrom};
 use crate::kubelet;
 use crate::logging;
@@ -33,6 +36,9 @@ struct Cli {
     subcommand: Option<CliSubcommand>,
     #[command(flatten)]
     kubelet_mode: KubeletModeArgs,
+    /// Configuration file, whose keys are the long flags above; then its drop-ins, PATH.d/*.conf
+    #[arg(long, value_name = "PATH", global = true, default_value = config::DEFAULT_PATH)]
+    config: PathBuf,
     /// Print the version and exit
     #[arg(long, conflicts_with = "version_json")]
     version: bool,
@@ -187,13 +193,30 @@ impl KubeletModeArgs {
     }
 }
 
-/// Parses the whole command line, program name first. A usage error is a `clap::Error`
-/// (exit code 2); `--help` and `mirrors --help` come back as one too (exit code 0).
+/// What to do, and the configuration files that were read for it, in order.
+#[derive(Debug)]
+pub struct Invocation {
+    pub command: Command,
+    pub configuration: Vec<PathBuf>,
+}
+
+/// Parses the whole command line, program name first, over the configuration file's values. A
+/// usage error, on the command line or in the file, is a `clap::Error` (exit code 2); `--help`
+/// and `mirrors --help` come back as one too (exit code 0).
 pub fn parse(
-    args: impl IntoIterator<Item = impl Into<OsString> + Clone>,
-) -> Result<Command, clap::Error> {
-    let cli = Cli::try_parse_from(args)?;
-    Ok(if cli.version {
+    args: impl IntoIterator<Item = impl Into<OsString>>,
+) -> Result<Invocation, clap::Error> {
+    let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
+    let path = configuration_path(&args);
+    let configuration = config::load(&path)
+        .map_err(|e| Cli::command().error(ErrorKind::Io, logging::one_line(e.as_ref())))?;
+    let mut command = Cli::command();
+    if !configuration.entries.is_empty() {
+        command = with_configured_defaults(command, &configuration)?;
+    }
+    let matches = command.try_get_matches_from_mut(&args)?;
+    let cli = Cli::from_arg_matches(&matches).map_err(|e| e.format(&mut command))?;
+    let command = if cli.version {
         Command::Version
     } else if cli.version_json {
         Command::VersionJson
@@ -210,7 +233,81 @@ pub fn parse(
             },
             None => cli.kubelet_mode.into_command(),
         }
+    };
+    Ok(Invocation {
+        command,
+        configuration: configuration.files,
     })
+}
+
+/// `--config` as given, read before the command line is parsed: the file's values are the flags'
+/// defaults. Clap then parses `--config` like any flag (a value missing is its error).
+fn configuration_path(args: &[OsString]) -> PathBuf {
+    let mut args = args.iter().skip(1);
+    while let Some(arg) = args.next() {
+        if arg == "--config" {
+            if let Some(path) = args.next() {
+                return PathBuf::from(path);
+            }
+        } else if let Some(path) = arg.as_bytes().strip_prefix(b"--config=") {
+            return PathBuf::from(std::ffi::OsStr::from_bytes(path));
+        }
+    }
+    PathBuf::from(config::DEFAULT_PATH)
+}
+
+/// Flags that are not settings: the file cannot set them.
+const NOT_CONFIGURABLE: [&str; 5] = ["help", "version", "version-json", "config", "explain"];
+
+/// The command line with each configured key as its flag's default, so that a flag given on the
+/// command line wins. Each value is first parsed alone by its flag's own parser (the same
+/// validation and limits), so an error names the file and line.
+fn with_configured_defaults(
+    mut command: clap::Command,
+    configuration: &config::Config,
+) -> Result<clap::Command, clap::Error> {
+    for entry in &configuration.entries {
+        let at = format!("{}:{}", entry.path.display(), entry.line);
+        let id = command
+            .get_arguments()
+            .find(|arg| {
+                arg.get_long() == Some(entry.key.as_str())
+                    && !NOT_CONFIGURABLE.contains(&entry.key.as_str())
+            })
+            .map(|arg| arg.get_id().clone())
+            .ok_or_else(|| {
+                Cli::command().error(
+                    ErrorKind::UnknownArgument,
+                    format!(
+                        "{at}: unknown key {:?}: the keys are the long flags of kubelet mode \
+                         without their dashes (crio-credential-provider --help)",
+                        entry.key.escape_debug().to_string()
+                    ),
+                )
+            })?;
+        let flag = OsString::from(format!("--{}={}", entry.key, entry.value));
+        if let Err(error) =
+            Cli::command().try_get_matches_from(["crio-credential-provider".into(), flag])
+        {
+            let message = usage_error_line(&error);
+            let message = message
+                .strip_prefix("crio-credential-provider: ")
+                .unwrap_or(&message);
+            return Err(Cli::command().error(error.kind(), format!("{at}: {message}")));
+        }
+        let subcommands: Vec<String> = command
+            .get_subcommands()
+            .filter(|sub| sub.get_arguments().any(|arg| arg.get_id() == &id))
+            .map(|sub| sub.get_name().to_string())
+            .collect();
+        command = command.mut_arg(&id, |arg| arg.default_value(entry.value.clone()));
+        for name in subcommands {
+            command = command.mut_subcommand(name, |sub| {
+                sub.mut_arg(&id, |arg| arg.default_value(entry.value.clone()))
+            });
+        }
+    }
+    Ok(command)
 }
 
 /// A usage error as one line, `crio-credential-provider: <what>`: kubelet logs stderr as it is.
@@ -232,11 +329,10 @@ pub fn usage_error_line(error: &clap::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::CommandFactory;
-    use clap::error::ErrorKind;
 
     fn parse_args(args: &[&str]) -> Result<Command, clap::Error> {
         parse(std::iter::once("crio-credential-provider").chain(args.iter().copied()))
+            .map(|invocation| invocation.command)
     }
 
     fn settings(args: &[&str]) -> Settings {
@@ -454,6 +550,90 @@ mod tests {
             }
         }
         assert!(usage_error(&["--cache-duration", "2562048h"]).contains("maximum"));
+    }
+
+    #[test]
+    fn every_setting_of_kubelet_mode_can_be_written_in_the_file_as_on_the_command_line() {
+        let values = [
+            ("registries-conf", "/r.conf"),
+            ("registries-conf-dir", "/r.d"),
+            ("auth-dir", "/a"),
+            ("global-auth-file", "/g.json"),
+            ("api-server", "https://api:6443"),
+            ("ca-file", "/ca.crt"),
+            ("kubeconfig", "/k"),
+            ("kube-config-dir", "/kd"),
+            ("insecure-skip-tls-verify", "true"),
+            ("api-timeout", "5s"),
+            ("secrets-from", "pod"),
+            ("cache-duration", "1s"),
+            ("stale-after", "2m"),
+            ("selinux-context", "system_u:object_r:container_config_t:s0"),
+            ("selinuxfs", "/s"),
+            ("log-level", "debug"),
+        ];
+        let command = Cli::command();
+        let settings_flags: Vec<&str> = command
+            .get_arguments()
+            .filter_map(|arg| arg.get_long())
+            .filter(|flag| !NOT_CONFIGURABLE.contains(flag))
+            .collect();
+        let mut keys: Vec<&str> = values.iter().map(|(key, _)| *key).collect();
+        keys.sort();
+        let mut sorted_flags = settings_flags.clone();
+        sorted_flags.sort();
+        assert_eq!(keys, sorted_flags, "the table names every setting");
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("c.conf");
+        let text: String = values
+            .iter()
+            .map(|(key, value)| match *value {
+                "true" => format!("{key} = true\n"),
+                value => format!("{key} = {value:?}\n"),
+            })
+            .collect();
+        std::fs::write(&file, text).unwrap();
+        let config = file.to_str().unwrap();
+        let flags: Vec<String> = values
+            .iter()
+            .map(|(key, value)| format!("--{key}={value}"))
+            .collect();
+        let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+        assert_eq!(
+            format!("{:?}", settings(&["--config", config])),
+            format!("{:?}", settings(&flags))
+        );
+        assert_eq!(log_level(&["--config", config]), tracing::Level::DEBUG);
+    }
+
+    #[test]
+    fn flags_that_are_not_settings_cannot_be_set_in_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        for key in ["version", "version-json", "config", "explain", "help"] {
+            let file = dir.path().join(format!("{key}.conf"));
+            std::fs::write(&file, format!("{key} = true\n")).unwrap();
+            let error = usage_error(&["--config", file.to_str().unwrap()]);
+            assert!(error.contains(&format!("unknown key \"{key}\"")), "{error}");
+        }
+    }
+
+    #[test]
+    fn the_mirrors_command_reads_the_registries_keys_of_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("c.conf");
+        std::fs::write(&file, "registries-conf = \"/r.conf\"\nauth-dir = \"/a\"\n").unwrap();
+        let config = file.to_str().unwrap();
+        for args in [
+            &["mirrors", "--config", config, "a.io/x"][..],
+            &["mirrors", &format!("--config={config}"), "a.io/x"][..],
+        ] {
+            let Ok(Command::Mirrors { sources, .. }) = parse_args(args) else {
+                panic!("{args:?}")
+            };
+            assert_eq!(sources.main, PathBuf::from("/r.conf"), "{args:?}");
+        }
+        // As every flag: after the subcommand it belongs to.
+        assert!(usage_error(&["--config", config, "mirrors", "a.io/x"]).contains("--config"));
     }
 
     #[test]

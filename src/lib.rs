@@ -12,6 +12,7 @@ compile_error!("choose a TLS backend: feature rustls (the default) or openssl");
 
 mod authfile;
 mod cli;
+mod config;
 mod duration;
 mod files;
 mod kube;
@@ -31,8 +32,11 @@ use std::process::ExitCode;
 /// Runs the command line `args` (program name first). Exits 0 when done, 1 when a run failed
 /// (its one ERROR line says why), 2 on a usage error (one line on stderr).
 pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
-    let command = match cli::parse(args) {
-        Ok(command) => command,
+    let cli::Invocation {
+        command,
+        configuration,
+    } = match cli::parse(args) {
+        Ok(invocation) => invocation,
         Err(e) if e.use_stderr() => {
             eprintln!("{}", cli::usage_error_line(&e));
             return ExitCode::from(2);
@@ -51,7 +55,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
             ExitCode::SUCCESS
         }
         cli::Command::VersionJson => {
-            println!("{}", version::json());
+            println!("{}", version::json(&configuration));
             ExitCode::SUCCESS
         }
         cli::Command::Mirrors {
@@ -79,6 +83,9 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
             // Before anything else runs, so before any thread exists.
             kube::prepare_tls();
             let journal = logging::init(log_level);
+            for file in &configuration {
+                tracing::debug!("Read the configuration file {}", file.display());
+            }
             let status = match provider::run(&settings, std::io::stdin().lock()) {
                 Ok(response) => {
                     let mut out = std::io::stdout().lock();

@@ -28,8 +28,8 @@ fn manifests() -> Vec<String> {
     names.sort();
     assert_eq!(
         names.len(),
-        10,
-        "mirror, aws, gcp, azure, generic for worker and master: {names:?}"
+        12,
+        "mirror, config, aws, gcp, azure, generic for worker and master: {names:?}"
     );
     names
 }
@@ -47,6 +47,7 @@ fn contrib_file(node_path: &str) -> PathBuf {
         "/etc/containers/registries.conf.d" => "contrib/registries.conf.d",
         "/etc/kubernetes/credential-providers" => "contrib/kubelet/openshift",
         "/etc/systemd/system-generators" => "contrib/systemd/system-generators",
+        "/etc/crio" => "contrib",
         other => panic!("no contrib/ counterpart for files in {other}"),
     };
     root().join(dir).join(path.file_name().unwrap())
@@ -292,6 +293,19 @@ fn machineconfig_kinds() -> Vec<(&'static str, String, Vec<NodeFile>)> {
             ],
         ),
         (
+            "config",
+            "Installs the example configuration file of contrib/, which every run reads: the only way to\n\
+             configure the provider where the MCO renders kubelet's provider entry with no args (4.22+).\n\
+             With the MachineConfiguration node disruption policy of packaging/openshift/README.md, a\n\
+             change to it neither drains nor reboots.\n"
+                .to_string(),
+            vec![NodeFile {
+                path: "/etc/crio/crio-credential-provider.conf",
+                mode: 0o644,
+                contrib: "contrib/crio-credential-provider.conf",
+            }],
+        ),
+        (
             "mirror",
             "Installs the example mirror configuration of contrib/registries.conf.d/. Each change drains and\n\
              reboots the pool's nodes; prefer an ImageDigestMirrorSet/ImageTagMirrorSet where they do.\n"
@@ -395,4 +409,17 @@ fn machineconfigs_are_generated_from_contrib() {
         stale.is_empty(),
         "not what `make manifests` generates from contrib/: {stale:?}"
     );
+}
+
+#[test]
+fn the_node_disruption_policy_covers_the_configuration_file_with_no_action() {
+    let patch = yaml(&root().join("packaging/openshift/node-disruption-policy-config.yaml"));
+    let files = patch["spec"]["nodeDisruptionPolicy"]["files"]
+        .as_array()
+        .expect("a files list");
+    assert_eq!(files.len(), 1);
+    let config =
+        yaml(&root().join("packaging/openshift/99-worker-crio-credential-provider-config.bu"));
+    assert_eq!(files[0]["path"], config["storage"]["files"][0]["path"]);
+    assert_eq!(files[0]["actions"], serde_json::json!([{"type": "None"}]));
 }

@@ -11,10 +11,16 @@ use crate::version::VERSION;
 
 /// What clap does not know: exit codes, files, the journal, where the settings come from.
 const KUBELET_MODE_SECTIONS: &str = r#".SH CONFIGURATION
-There is no configuration file. Kubelet passes the options above in the \fBargs\fR of the
-provider's entry in its credential provider configuration (\fB\-\-image\-credential\-provider\-config\fR);
-on OpenShift 4.22 and later the machine\-config\-operator renders that entry with no args, so the
-defaults apply there.
+Every run reads \fI/etc/crio/crio\-credential\-provider.conf\fR (another file with \fB\-\-config\fR),
+then the \fB*.conf\fR files of the directory of the same name with \fB.d\fR appended, in name order;
+a later file's key replaces an earlier one's. The file is TOML; its keys are the long options of
+kubelet mode without their dashes, with the same values: \fBsecrets\-from = "service\-account"\fR,
+\fBlog\-level = "debug"\fR, \fBinsecure\-skip\-tls\-verify = false\fR. An option given on the command
+line wins over the file. A missing file means no keys; a file that cannot be read, is not valid,
+is larger than 64 KiB, or holds an unknown key or a bad value is a usage error that names the file
+and line, in every mode. Kubelet passes the command line in the \fBargs\fR of the provider's entry
+in its credential provider configuration; on OpenShift 4.22 and later the machine\-config\-operator
+renders that entry with no args, so the file is the only way to configure the provider there.
 .SH "EXIT STATUS"
 .TP
 \fB0\fR
@@ -26,6 +32,9 @@ The run failed: one ERROR line on standard error and in the journal says what an
 \fB2\fR
 Usage error: one line on standard error names the option.
 .SH FILES
+.TP
+\fI/etc/crio/crio\-credential\-provider.conf\fR and \fI/etc/crio/crio\-credential\-provider.conf.d/*.conf\fR
+Read at every run: the configuration (\fB\-\-config\fR; above).
 .TP
 \fI/etc/containers/registries.conf\fR and its drop\-in directories
 Read: which mirrors CRI\-O pulls an image from (\fB\-\-registries\-conf\fR, \fB\-\-registries\-conf\-dir\fR).
@@ -58,13 +67,13 @@ troubleshooting and matching guides).
 const MIRRORS_SECTIONS: &str = r#".SH "EXIT STATUS"
 .TP
 \fB0\fR
-The configuration loaded; one line per image on standard output.
+The registries configuration loaded; one line per image on standard output.
 .TP
 \fB1\fR
-The configuration is invalid: each image's line (or the explanation) says why.
+The registries configuration is invalid: each image's line (or the explanation) says why.
 .TP
 \fB2\fR
-Usage error.
+Usage error, on the command line or in the configuration file (\fBcrio\-credential\-provider\fR(8)).
 .SH "SEE ALSO"
 \fBcrio\-credential\-provider\fR(8), \fBcontainers\-registries.conf\fR(5)
 "#;

@@ -78,6 +78,11 @@ impl Node {
             .grant("team-a", "default", &["get"], "secrets", secrets);
     }
 
+    /// The node's configuration file (`--config`), which a test writes to set keys.
+    pub fn configuration(&self) -> PathBuf {
+        self.path("crio-credential-provider.conf")
+    }
+
     pub fn path(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
     }
@@ -102,8 +107,10 @@ impl Node {
     }
 
     /// The flags for this node's files only; the API server and CA are found as on a real node.
+    /// The configuration file is the node's too (`configuration`; absent until a test writes it).
     pub fn local_args(&self) -> Vec<String> {
         [
+            ("--config", "crio-credential-provider.conf"),
             ("--registries-conf", "registries.conf"),
             ("--registries-conf-dir", "registries.conf.d"),
             ("--auth-dir", "auth"),

@@ -13,6 +13,10 @@ struct KeyPattern {
     normalized: String,
     /// Host labels; each may hold `*` (any run of characters within one label).
     labels: Vec<String>,
+    /// The host is an IPv6 literal (`[fd00::1]`): it is matched as written, a `*` in it being no
+    /// wildcard. Kubelet's `filepath.Match` reads a bracketed host without a port as a character
+    /// class and never matches it; a wildcard is a DNS label's, not an address's.
+    ipv6: bool,
     /// Empty when there is none (or it is empty, as in `reg.io:`).
     port: String,
     /// Decoded; empty for a host-only key.
@@ -44,6 +48,7 @@ fn parse_key(key: &str) -> Option<KeyPattern> {
     }
     Some(KeyPattern {
         labels: name.split('.').map(str::to_string).collect(),
+        ipv6: host.starts_with('['),
         port: port.to_string(),
         path,
         normalized,
@@ -177,11 +182,13 @@ fn rank<'a>(key: &'a KeyPattern, reference: &str) -> Option<Rank<'a>> {
     let (name, port) = split_host_port(host);
     let labels: Vec<&str> = name.split('.').collect();
     let host_matches = key.labels.len() == labels.len()
-        && key
-            .labels
-            .iter()
-            .zip(&labels)
-            .all(|(pattern, label)| label_matches(pattern, label));
+        && key.labels.iter().zip(&labels).all(|(pattern, label)| {
+            if key.ipv6 {
+                pattern == label
+            } else {
+                label_matches(pattern, label)
+            }
+        });
     // Kubelet takes any string prefix; here a key's path serves its own subtree only.
     let path_matches = key.path.is_empty()
         || path == key.path
@@ -500,6 +507,20 @@ mod tests {
                 "{key}"
             );
         }
+    }
+
+    #[test]
+    fn a_star_inside_an_ipv6_literal_is_no_wildcard() {
+        for key in ["[fd00::*]:5000", "[fd00::*]", "[*]:5000"] {
+            let secrets = [secret("s", &[(key, "wild")])];
+            assert_eq!(
+                chosen_users(&secrets, &["[fd00::1]:5000/app", "[fd00::1]/app"]),
+                ["-", "-"],
+                "{key}"
+            );
+        }
+        let secrets = [secret("s", &[("[fd00::1]", "literal")])];
+        assert_eq!(chosen_users(&secrets, &["[fd00::1]/app"]), ["literal"]);
     }
 
     #[test]

@@ -188,6 +188,17 @@ fn main() {
     blank.push_str(entry);
     std::fs::write(path("blank.conf"), blank).unwrap();
     std::fs::create_dir(path("registries.conf.d")).unwrap();
+    // One entry in each of 4,000 drop-ins: merging must cost the same per entry as in one file.
+    std::fs::create_dir(path("drop-ins")).unwrap();
+    for i in 0..4_000 {
+        std::fs::write(
+            path(&format!("drop-ins/{i:04}.conf")),
+            format!(
+                "[[registry]]\nlocation = \"registry-{i}.example.com\"\n[[registry.mirror]]\nlocation = \"mirror-{i}.example.com\"\n"
+            ),
+        )
+        .unwrap();
+    }
     let request = |name: &str, image: &str, namespace: &str| -> PathBuf {
         let file = path(name);
         let body = json!({"apiVersion": "credentialprovider.kubelet.k8s.io/v1", "kind": "CredentialProviderRequest",
@@ -205,10 +216,11 @@ fn main() {
         "docker.io/library/nginx",
         "named-twenty",
     );
-    let node_args = |conf: &str| -> Vec<String> {
+    let node_args_with = |conf: &str, drop_ins: &str| -> Vec<String> {
         [
+            ("--config", path("crio-credential-provider.conf")),
             ("--registries-conf", path(conf)),
-            ("--registries-conf-dir", path("registries.conf.d")),
+            ("--registries-conf-dir", path(drop_ins)),
             ("--auth-dir", path("auth")),
             ("--global-auth-file", path("config.json")),
             ("--kube-config-dir", path("kubernetes")),
@@ -219,6 +231,7 @@ fn main() {
         .chain(["--api-server".to_string(), server.url.clone()])
         .collect()
     };
+    let node_args = |conf: &str| node_args_with(conf, "registries.conf.d");
     let scenarios = [
         Scenario {
             name: "registries.conf missing",
@@ -283,6 +296,14 @@ fn main() {
             stdin: no_mirror.clone(),
             floor_stdin: path("blank.conf"),
             runs: 10,
+        },
+        Scenario {
+            name: "4,000 registries.conf drop-ins, one entry each",
+            target: "<= 2x 10,000 entries in one file",
+            args: node_args_with("registries.conf", "drop-ins"),
+            stdin: no_mirror.clone(),
+            floor_stdin: no_mirror.clone(),
+            runs: 5,
         },
         Scenario {
             name: "10,000 registries.conf entries",

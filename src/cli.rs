@@ -117,6 +117,12 @@ struct KubeletModeArgs {
     /// Where SELinux's filesystem is mounted when SELinux is enabled
     #[arg(long, value_name = "DIR", default_value = provider::DEFAULT_SELINUXFS)]
     selinuxfs: PathBuf,
+    /// Answer a run that wrote an auth file with an empty credential for the image, so that kubelet
+    /// ties the pulled image to the pod's service account; false: the Go implementation's answer
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true,
+          default_value = "true", default_missing_value = "true", action = ArgAction::Set,
+          hide_default_value = true, hide_possible_values = true)]
+    scope_pulled_images: bool,
     /// error, warn, info, debug or trace (the same as debug)
     #[arg(long, value_name = "LEVEL", default_value = logging::DEFAULT_LEVEL,
           value_parser = logging::level)]
@@ -185,6 +191,7 @@ impl KubeletModeArgs {
             stale_after: self.stale_after,
             selinux_context: self.selinux_context,
             selinuxfs: self.selinuxfs,
+            scope_pulled_images: self.scope_pulled_images,
         };
         Command::Provide {
             settings: Box::new(settings),
@@ -399,6 +406,7 @@ mod tests {
         assert_eq!(settings.api.timeout, Duration::from_secs(20));
         assert_eq!(log_level(&[]), tracing::Level::INFO);
         assert!(!settings.api.insecure_skip_tls_verify);
+        assert!(settings.scope_pulled_images);
         assert_eq!(settings.api.secrets_from, SecretsFrom::Auto);
     }
 
@@ -571,6 +579,7 @@ mod tests {
             ("selinux-context", "system_u:object_r:container_config_t:s0"),
             ("selinuxfs", "/s"),
             ("log-level", "debug"),
+            ("scope-pulled-images", "false"),
         ];
         let command = Cli::command();
         let settings_flags: Vec<&str> = command
@@ -588,7 +597,7 @@ mod tests {
         let text: String = values
             .iter()
             .map(|(key, value)| match *value {
-                "true" => format!("{key} = true\n"),
+                "true" | "false" => format!("{key} = {value}\n"),
                 value => format!("{key} = {value:?}\n"),
             })
             .collect();

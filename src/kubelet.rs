@@ -72,12 +72,24 @@ pub fn cache_duration(text: &str) -> Result<String> {
     Ok(text.to_string())
 }
 
-/// The response: no `auth` (CRI-O reads the file we write), and a cache duration that keeps kubelet
-/// from skipping the plugin for a later pull, since every auth file is consumed by one pull.
-pub fn response(cache_duration: &str) -> String {
-    format!(
-        r#"{{"kind":"CredentialProviderResponse","apiVersion":"{API_VERSION}","cacheKeyType":"Registry","cacheDuration":"{cache_duration}"}}"#
-    )
+/// The response, with a cache duration that keeps kubelet from skipping the plugin for a later
+/// pull (every auth file is consumed by one pull). CRI-O reads the credentials from the file we
+/// write, so the response carries none: `scoped_image`, when given, gets one entry with an empty
+/// username and password. Kubelet then records the pull as made with the credential of a plugin
+/// that used the pod's service-account token, and checks the pod's service account before
+/// another pod may use the image; CRI-O takes an empty username for no credential and uses the
+/// file (docs/operating.md: Who can run an image pulled with a namespace's mirror credentials).
+pub fn response(cache_duration: &str, scoped_image: Option<&str>) -> String {
+    let mut response = serde_json::json!({
+        "kind": "CredentialProviderResponse",
+        "apiVersion": API_VERSION,
+        "cacheKeyType": "Registry",
+        "cacheDuration": cache_duration,
+    });
+    if let Some(image) = scoped_image {
+        response["auth"] = serde_json::json!({ image: {"username": "", "password": ""} });
+    }
+    response.to_string()
 }
 
 #[cfg(test)]
@@ -144,11 +156,23 @@ mod tests {
 
     #[test]
     fn response_is_the_strict_v1_shape() {
-        let value: serde_json::Value = serde_json::from_str(&response("0s")).unwrap();
+        let value: serde_json::Value = serde_json::from_str(&response("0s", None)).unwrap();
         assert_eq!(
             value,
             serde_json::json!({"kind":"CredentialProviderResponse","apiVersion":API_VERSION,
                                "cacheKeyType":"Registry","cacheDuration":"0s"})
+        );
+    }
+
+    #[test]
+    fn a_scoped_response_has_one_empty_credential_keyed_by_the_image() {
+        let value: serde_json::Value =
+            serde_json::from_str(&response("0s", Some("docker.io/library/nginx"))).unwrap();
+        assert_eq!(
+            value,
+            serde_json::json!({"kind":"CredentialProviderResponse","apiVersion":API_VERSION,
+                               "cacheKeyType":"Registry","cacheDuration":"0s",
+                               "auth":{"docker.io/library/nginx":{"username":"","password":""}}})
         );
     }
 }

@@ -33,6 +33,9 @@ pub struct Settings {
     pub selinux_context: Option<String>,
     /// Where SELinux's filesystem is mounted when SELinux is enabled.
     pub selinuxfs: PathBuf,
+    /// Answer a run that wrote an auth file with an empty credential for the image, so that
+    /// kubelet ties the pulled image to the pod's service account (`kubelet::response`).
+    pub scope_pulled_images: bool,
 }
 
 /// Defaults, as they are written on the command line; each is the Go implementation's.
@@ -61,7 +64,7 @@ pub fn stale_after(text: &str) -> Result<Duration> {
 /// run left pending for the same pull: CRI-O must not use credentials this run no longer grants.
 pub fn run(settings: &Settings, input: impl Read) -> Result<String> {
     let request = read_request(input)?;
-    let response = kubelet::response(&settings.cache_duration);
+    let response = kubelet::response(&settings.cache_duration, None);
     // Every run cleans up, so unconsumed credentials do not outlive --stale-after even when no
     // later pull needs a file. A directory that fails its checks is reported once: as the run's
     // error when it needs the directory, else as a warning.
@@ -104,7 +107,8 @@ pub fn run(settings: &Settings, input: impl Read) -> Result<String> {
         image, namespace, mirrors = content.mirrors, auth_file = %auth_file.display(),
         "Wrote auth file to {} with {} number of entries", auth_file.display(), content.entries
     );
-    Ok(response)
+    let scoped_image = settings.scope_pulled_images.then_some(image);
+    Ok(kubelet::response(&settings.cache_duration, scoped_image))
 }
 
 /// The request on stdin, read up to kubelet's size and no further.

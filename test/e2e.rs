@@ -270,6 +270,52 @@ fn mirror_pull_works_with_only_the_auth_file() {
     );
 }
 
+/// A pull as CRI-O makes it from the credential kubelet hands it (cri-o release-1.34
+/// `server/image_pull.go`, `PullImage`): a credential with a username goes to every registry
+/// and the namespace's auth file is not read; without a username it is no credential, and the
+/// pull reads the auth file.
+fn crio_pull(node: &Node, credential: &AuthConfig, auth_file: &Path, image: &str) -> Output {
+    if credential.username.is_empty() {
+        return inspect(node, auth_file, image);
+    }
+    let creds = format!("{}:{}", credential.username, credential.password);
+    skopeo(
+        node,
+        Path::new("/dev/null"),
+        &[
+            "inspect",
+            "--no-tags",
+            "--creds",
+            &creds,
+            &format!("docker://{image}:latest"),
+        ],
+    )
+}
+
+#[test]
+#[ignore = "end to end: run with make e2e"]
+fn the_responses_empty_credential_makes_the_pull_use_the_auth_file() {
+    if !parts_present("the_responses_empty_credential_makes_the_pull_use_the_auth_file") {
+        return;
+    }
+    let registry = Registry::start(&[("alice", "pw-a")]);
+    let node = mirrored_node(&registry, "mirror");
+    let run = node.run(&request(IMAGE, "team-a"), &[]);
+    assert_success(&run);
+    let response = kubelet_response(&run);
+    let credential = response.auth.get(IMAGE).expect("an entry for the image");
+    let auth_file = node.auth_dir().join(auth_file_name("team-a", IMAGE));
+    assert_pulled(
+        &crio_pull(&node, credential, &auth_file, IMAGE),
+        "a pull with the response's credential, as CRI-O makes it",
+    );
+    assert!(
+        registry.log().contains("auth.user.name=alice"),
+        "{}",
+        registry.log()
+    );
+}
+
 #[test]
 #[ignore = "end to end: run with make e2e"]
 fn service_account_mode_pulls_under_a_get_only_role_and_revocation_withdraws_the_file() {

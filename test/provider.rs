@@ -655,3 +655,110 @@ fn a_registries_conf_that_cannot_be_checked_fails_the_run_naming_it() {
     assert_failure(&run, &below_a_file.display().to_string());
     assert!(node.api.requests().is_empty());
 }
+
+#[test]
+fn a_run_that_writes_an_auth_file_answers_with_an_empty_credential_for_the_image() {
+    // Kubelet then records the pull as made with the pod's service account (not "every pod on the
+    // node may use it"), and CRI-O takes the empty username for no credential and uses the file.
+    let node = node_with_mirror_secret();
+    let run = node.run(&request("docker.io/library/nginx", "team-a"), &[]);
+    assert_success(&run);
+    assert!(
+        node.auth_file("team-a", "docker.io/library/nginx")
+            .is_some()
+    );
+    let response = kubelet_response(&run);
+    assert_eq!(
+        response.auth.into_iter().collect::<Vec<_>>(),
+        [(
+            "docker.io/library/nginx".to_string(),
+            AuthConfig {
+                username: String::new(),
+                password: String::new()
+            }
+        )]
+    );
+}
+
+#[test]
+fn a_run_that_writes_no_file_answers_with_no_credential() {
+    // So kubelet does not re-check, and run the plugin for, images the provider does not serve.
+    let no_registries_conf = Node::new();
+    std::fs::remove_file(no_registries_conf.path("registries.conf")).unwrap();
+    let without_token = serde_json::json!({
+        "apiVersion": "credentialprovider.kubelet.k8s.io/v1",
+        "kind": "CredentialProviderRequest",
+        "image": "docker.io/library/nginx",
+    })
+    .to_string();
+    for (why, node, stdin) in [
+        ("no token", node_with_mirror_secret(), without_token),
+        (
+            "no registries.conf",
+            no_registries_conf,
+            request("docker.io/library/nginx", "team-a"),
+        ),
+        (
+            "no mirror",
+            node_with_mirror_secret(),
+            request("quay.io/team/app", "team-a"),
+        ),
+        (
+            "no matching secret",
+            Node::new(),
+            request("docker.io/library/nginx", "team-a"),
+        ),
+    ] {
+        let run = node.run(&stdin, &[]);
+        assert_success(&run);
+        assert!(node.auth_dir_entries().is_empty(), "{why}");
+        assert!(
+            kubelet_response(&run).auth.is_empty(),
+            "{why}: {}",
+            run.stdout
+        );
+    }
+}
+
+#[test]
+fn scope_pulled_images_false_answers_as_the_go_implementation() {
+    let node = node_with_mirror_secret();
+    for args in [&["--scope-pulled-images=false"][..], &[][..]] {
+        if args.is_empty() {
+            std::fs::write(node.configuration(), "scope-pulled-images = false\n").unwrap();
+        }
+        let run = node.run(&request("docker.io/library/nginx", "team-a"), args);
+        assert_success(&run);
+        assert!(
+            node.auth_file("team-a", "docker.io/library/nginx")
+                .is_some()
+        );
+        assert!(
+            kubelet_response(&run).auth.is_empty(),
+            "{args:?}: {}",
+            run.stdout
+        );
+    }
+}
+
+#[test]
+fn a_recheck_that_no_pull_follows_leaves_one_pending_file_per_namespace_and_image() {
+    // Kubelet runs the plugin to compare a present image's recorded service account and pulls
+    // nothing when it matches: nothing consumes the file. Each re-check replaces it.
+    let node = node_with_mirror_secret();
+    let mut requests_per_run = Vec::new();
+    for _recheck in 0..3 {
+        let before = node.api.requests().len();
+        assert_success(&node.run(&request("docker.io/library/nginx", "team-a"), &[]));
+        requests_per_run.push(node.api.requests().len() - before);
+    }
+    assert_success(&node.run(&request("docker.io/library/busybox", "team-a"), &[]));
+    assert_eq!(
+        node.auth_dir_entries().len(),
+        2,
+        "{:?}",
+        node.auth_dir_entries()
+    );
+    // The namespace's two pull-secret types, listed.
+    assert_eq!(requests_per_run, [2, 2, 2]);
+}

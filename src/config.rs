@@ -70,17 +70,15 @@ fn drop_ins(path: &Path) -> Result<Vec<PathBuf>> {
     let mut dir = OsString::from(path);
     dir.push(".d");
     let dir = PathBuf::from(dir);
-    let read = files::absent_if_missing(std::fs::read_dir(&dir));
+    let read = files::absent_if_missing(files::entries_of(&dir));
     let Some(entries) = read.with_context(|| format!("reading {}", dir.display()))? else {
         return Ok(Vec::new());
     };
-    let mut drop_ins = Vec::new();
-    for entry in entries {
-        let entry = entry.with_context(|| format!("reading {}", dir.display()))?;
-        if entry.file_name().as_encoded_bytes().ends_with(b".conf") {
-            drop_ins.push(entry.path());
-        }
-    }
+    let mut drop_ins: Vec<PathBuf> = entries
+        .into_iter()
+        .filter(|entry| entry.name.as_encoded_bytes().ends_with(b".conf"))
+        .map(|entry| dir.join(entry.name))
+        .collect();
     if drop_ins.len() > MAX_DROP_INS {
         bail!(
             "{} holds {} drop-ins, more than the {MAX_DROP_INS} read",

@@ -2,7 +2,9 @@
 //! regular files only, bounded. Only "no such file" means a file is absent: any other error (a
 //! permission or SELinux denial) is one, so a run never mistakes a denial for "nothing to do".
 
+use std::ffi::OsString;
 use std::io::{Error, ErrorKind, Read};
+use std::os::unix::ffi::OsStringExt;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
@@ -34,6 +36,47 @@ pub fn read_regular(path: &Path, max_bytes: u64) -> std::io::Result<Vec<u8>> {
         return Err(too_large());
     }
     Ok(bytes)
+}
+
+/// One entry of a directory: its name, and whether it is a directory itself (a link is not).
+#[derive(Debug, PartialEq, Eq)]
+pub struct Entry {
+    pub name: OsString,
+    pub is_dir: bool,
+}
+
+/// The entries of a directory (not `.` and `..`), unsorted. Not `std::fs::read_dir`: its
+/// `closedir` panics when the kernel reports an error on close (EIO, on a network file system),
+/// where this closes the descriptor and goes on, the names being read by then.
+pub fn entries_of(dir: &Path) -> std::io::Result<Vec<Entry>> {
+    use rustix::fs::{AtFlags, Dir, FileType, Mode, OFlags};
+    let fd = rustix::fs::open(
+        dir,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )?;
+    let mut read = Dir::read_from(&fd)?;
+    let mut entries = Vec::new();
+    while let Some(entry) = read.read() {
+        let entry = entry?;
+        let name = entry.file_name();
+        if name == c"." || name == c".." {
+            continue;
+        }
+        // Some file systems do not say the type in the directory: then ask the inode.
+        let file_type = match entry.file_type() {
+            FileType::Unknown => {
+                let stat = rustix::fs::statat(&fd, name, AtFlags::SYMLINK_NOFOLLOW)?;
+                FileType::from_raw_mode(stat.st_mode)
+            }
+            known => known,
+        };
+        entries.push(Entry {
+            name: OsString::from_vec(name.to_bytes().to_vec()),
+            is_dir: file_type == FileType::Directory,
+        });
+    }
+    Ok(entries)
 }
 
 /// `None` for "no such file"; every other error stays one.
@@ -74,6 +117,32 @@ mod tests {
         let error = read_regular(status, 16).unwrap_err();
         assert_eq!(error.kind(), ErrorKind::FileTooLarge);
         assert!(read_regular(status, 1 << 20).unwrap().starts_with(b"Name:"));
+    }
+
+    #[test]
+    fn the_entries_of_a_directory_say_which_are_directories() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("a.conf"), "").unwrap();
+        std::fs::create_dir(dir.path().join("sub")).unwrap();
+        std::os::unix::fs::symlink("sub", dir.path().join("link")).unwrap();
+        let mut entries = entries_of(dir.path()).unwrap();
+        entries.sort_by(|a, b| a.name.cmp(&b.name));
+        let entry = |name: &str, is_dir| Entry {
+            name: name.into(),
+            is_dir,
+        };
+        assert_eq!(
+            entries,
+            [
+                entry("a.conf", false),
+                entry("link", false),
+                entry("sub", true)
+            ]
+        );
+        let missing = entries_of(&dir.path().join("missing")).unwrap_err();
+        assert_eq!(missing.kind(), ErrorKind::NotFound);
+        let not_a_dir = entries_of(&dir.path().join("a.conf")).unwrap_err();
+        assert_eq!(not_a_dir.raw_os_error(), Some(libc::ENOTDIR));
     }
 
     #[test]

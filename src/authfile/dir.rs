@@ -138,7 +138,12 @@ impl AuthDir {
                 true => Ok(()),
                 false => selinux::set(file.as_fd(), expected),
             };
-            let actual = selinux::get(file.as_fd()).ok().flatten();
+            let actual = selinux::get(file.as_fd()).with_context(|| {
+                format!(
+                    "reading the SELinux context of {} just set",
+                    temp_path.display()
+                )
+            })?;
             if actual.as_deref() != Some(expected) {
                 let reason = set.err().map(|e| format!(" ({e})")).unwrap_or_default();
                 bail!(

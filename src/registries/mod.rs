@@ -213,23 +213,15 @@ fn drop_ins(dirs: &[PathBuf]) -> Result<Vec<PathBuf>, LoadError> {
     let mut by_basename: BTreeMap<std::ffi::OsString, PathBuf> = BTreeMap::new();
     for dir in dirs {
         let Some(entries) =
-            files::absent_if_missing(std::fs::read_dir(dir)).map_err(|e| io_error(dir, &e))?
+            files::absent_if_missing(files::entries_of(dir)).map_err(|e| io_error(dir, &e))?
         else {
             continue;
         };
         for entry in entries {
-            let entry = entry.map_err(|e| io_error(dir, &e))?;
-            let name = entry.file_name();
-            if !name.as_encoded_bytes().ends_with(b".conf") {
-                continue;
-            }
             // Like filepath.WalkDir: sub-directories are skipped, links are taken as files.
-            let is_dir = entry
-                .file_type()
-                .map_err(|e| io_error(&entry.path(), &e))?
-                .is_dir();
-            if !is_dir {
-                by_basename.entry(name).or_insert_with(|| entry.path());
+            if entry.name.as_encoded_bytes().ends_with(b".conf") && !entry.is_dir {
+                let path = dir.join(&entry.name);
+                by_basename.entry(entry.name).or_insert(path);
             }
         }
     }

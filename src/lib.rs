@@ -67,6 +67,14 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
             match mirrors::run(&sources, explain, &images, &mut out) {
                 Ok(true) => ExitCode::SUCCESS,
                 Ok(false) => ExitCode::FAILURE,
+                // `mirrors ... | head`: the reader has what it wanted.
+                Err(e)
+                    if e.root_cause()
+                        .downcast_ref::<std::io::Error>()
+                        .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe) =>
+                {
+                    ExitCode::SUCCESS
+                }
                 Err(e) => {
                     eprintln!(
                         "crio-credential-provider: {}",

@@ -142,3 +142,32 @@ fn a_fifo_as_registries_conf_fails_a_kubelet_run() {
             .is_none()
     );
 }
+
+#[test]
+fn mirrors_stops_quietly_when_its_reader_goes_away() {
+    use std::io::BufRead;
+    // Far more output than a pipe holds, and a reader that takes one line: `mirrors ... | head -1`.
+    let node = Node::new();
+    let images: Vec<String> = (0..5_000)
+        .map(|i| format!("docker.io/team/app-{i}"))
+        .collect();
+    let mut child = std::process::Command::new(BINARY)
+        .arg("mirrors")
+        .arg("--config")
+        .arg(node.configuration())
+        .arg("--registries-conf")
+        .arg(node.path("registries.conf"))
+        .args(&images)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(first.contains("docker.io/team/app-0"), "{first}");
+    assert!(output.status.success(), "{:?}", output.status);
+    assert_eq!(String::from_utf8_lossy(&output.stderr), "");
+}

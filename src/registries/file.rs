@@ -15,7 +15,29 @@ pub struct Registry {
     pub location: String,
     /// `[[registry.mirror]]` locations, in file order.
     pub mirrors: Vec<String>,
+    /// For each mirror, which pulls CRI-O sends to it (`pull-from-mirror`, or the registry's
+    /// `mirror-by-digest-only`).
+    pub mirror_pulls: Vec<MirrorPulls>,
     pub blocked: bool,
+}
+
+/// Which pulls a mirror serves (containers/image `PullSourcesFromReference`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MirrorPulls {
+    All,
+    DigestOnly,
+    TagOnly,
+}
+
+impl MirrorPulls {
+    /// Whether a pull by digest (else by tag, `latest` when none is given) goes to the mirror.
+    pub fn serves(self, by_digest: bool) -> bool {
+        match self {
+            MirrorPulls::All => true,
+            MirrorPulls::DigestOnly => by_digest,
+            MirrorPulls::TagOnly => !by_digest,
+        }
+    }
 }
 
 /// Reads and validates one file: the stream reader when it can, else the TOML deserializer on the
@@ -169,6 +191,7 @@ fn validate_registry(entry: RawRegistry) -> Result<Registry, String> {
         ));
     }
     let mut mirrors = Vec::with_capacity(entry.mirror.len());
+    let mut mirror_pulls = Vec::with_capacity(entry.mirror.len());
     for mirror in entry.mirror {
         let mirror_location = self::location(mirror.location)?;
         if mirror_location.is_empty() {
@@ -188,6 +211,16 @@ fn validate_registry(entry: RawRegistry) -> Result<Registry, String> {
             ));
         }
         mirrors.push(mirror_location);
+        mirror_pulls.push(
+            match (
+                entry.mirror_by_digest_only,
+                mirror.pull_from_mirror.as_str(),
+            ) {
+                (true, _) | (false, "digest-only") => MirrorPulls::DigestOnly,
+                (false, "tag-only") => MirrorPulls::TagOnly,
+                _ => MirrorPulls::All,
+            },
+        );
     }
     if prefix.starts_with("*.") && prefix.contains(['/', '@', ':']) {
         return Err(format!(
@@ -198,6 +231,7 @@ fn validate_registry(entry: RawRegistry) -> Result<Registry, String> {
         prefix,
         location,
         mirrors,
+        mirror_pulls,
         blocked: entry.blocked,
     })
 }
@@ -317,6 +351,7 @@ mod tests {
                 prefix: "example.com/ns".into(),
                 location: "example.com/ns".into(),
                 mirrors: vec!["m.io/x".into()],
+                mirror_pulls: vec![MirrorPulls::All],
                 blocked: false,
             }]
         );

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use crate::files;
 
-pub use file::Registry;
+pub use file::{MirrorPulls, Registry};
 
 /// The registries.conf CRI-O reads; `make REGISTRIES_CONF=/path` bakes another one in.
 pub const DEFAULT_REGISTRIES_CONF: &str =
@@ -99,6 +99,17 @@ impl Registries {
         Ok(Registries {
             entries: by_prefix.into_values().collect(),
             files,
+        })
+    }
+
+    /// One main file's text alone, for tests elsewhere.
+    #[cfg(test)]
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let mut by_prefix = BTreeMap::new();
+        merge_into(&mut by_prefix, file::parse(text, false)?);
+        Ok(Registries {
+            entries: by_prefix.into_values().collect(),
+            files: Vec::new(),
         })
     }
 
@@ -246,6 +257,7 @@ mod tests {
             prefix: prefix.into(),
             location: location.into(),
             mirrors: mirrors.iter().map(|m| m.to_string()).collect(),
+            mirror_pulls: vec![MirrorPulls::All; mirrors.len()],
             blocked: false,
         }
     }

@@ -7,6 +7,7 @@ use secrecy::SecretString;
 use serde::Deserialize;
 
 use crate::logging;
+use crate::registries;
 
 const API_VERSION: &str = "credentialprovider.kubelet.k8s.io/v1";
 
@@ -21,7 +22,8 @@ const MAX_IMAGE_BYTES: usize = 4096;
 pub struct Request {
     pub api_version: Option<String>,
     pub kind: Option<String>,
-    /// The repository, docker-normalised, without tag or digest: `docker.io/library/nginx`.
+    /// The repository, docker-normalised, without tag or digest: `docker.io/library/nginx`
+    /// (`parse_request` normalises whatever came, as CRI-O does).
     pub image: String,
     /// The pod's bound service-account token; absent when the pod has none.
     #[serde(default)]
@@ -30,7 +32,7 @@ pub struct Request {
 
 /// Decodes a request. Unknown fields are ignored; a wrong `apiVersion` or `kind` is refused.
 pub fn parse_request(input: &[u8]) -> Result<Request> {
-    let request: Request =
+    let mut request: Request =
         serde_json::from_slice(input).context("decoding the CredentialProviderRequest on stdin")?;
     if let Some(version) = &request.api_version {
         ensure!(
@@ -59,6 +61,14 @@ pub fn parse_request(input: &[u8]) -> Result<Request> {
          white space or control characters)",
         logging::quoted(&request.image)
     );
+    // Kubelet sends the normalised repository; whatever comes, the file must bear the name CRI-O
+    // looks up.
+    request.image = registries::normalized_name(&request.image).map_err(|reason| {
+        anyhow::anyhow!(
+            "the request's image {} is not an image reference CRI-O can pull: {reason}",
+            logging::quoted(&request.image)
+        )
+    })?;
     Ok(request)
 }
 
@@ -141,10 +151,35 @@ mod tests {
 
     #[test]
     fn an_image_longer_than_any_reference_is_refused() {
+        // Refused before it is parsed, then by the reference grammar's 255 characters.
         let long = format!(r#"{{"image":"a.io/{}"}}"#, "x".repeat(MAX_IMAGE_BYTES));
-        assert!(parse_request(long.as_bytes()).is_err());
-        let longest = format!(r#"{{"image":"a.io/{}"}}"#, "x".repeat(MAX_IMAGE_BYTES - 5));
-        assert!(parse_request(longest.as_bytes()).is_ok());
+        let error = parse_request(long.as_bytes()).unwrap_err().to_string();
+        assert!(error.contains("at most 4096 bytes"), "{error}");
+        let name = |length: usize| format!(r#"{{"image":"a.io/{}"}}"#, "x".repeat(length - 5));
+        assert!(parse_request(name(255).as_bytes()).is_ok());
+        let error = parse_request(name(256).as_bytes()).unwrap_err().to_string();
+        assert!(
+            error.contains("must not be more than 255 characters"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn the_image_is_normalised_as_crio_names_the_auth_file() {
+        for (sent, image) in [
+            ("docker.io/library/nginx", "docker.io/library/nginx"),
+            ("nginx", "docker.io/library/nginx"),
+            ("quay.io/team/app:v1", "quay.io/team/app"),
+        ] {
+            let request = format!(r#"{{"image":"{sent}"}}"#);
+            assert_eq!(parse_request(request.as_bytes()).unwrap().image, image);
+        }
+        let error = parse_request(br#"{"image":"docker.io/Nginx"}"#).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "the request's image \"docker.io/Nginx\" is not an image reference CRI-O can pull: \
+             invalid reference format: repository name \"library/Nginx\" must be lowercase"
+        );
     }
 
     #[test]

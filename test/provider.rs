@@ -762,3 +762,23 @@ fn a_recheck_that_no_pull_follows_leaves_one_pending_file_per_namespace_and_imag
     // The namespace's two pull-secret types, listed.
     assert_eq!(requests_per_run, [2, 2, 2]);
 }
+
+#[test]
+fn a_request_with_a_tag_or_a_short_name_gets_the_file_crio_looks_up() {
+    // CRI-O names the file after the normalised repository of what it pulls
+    // (reference.ParseNormalizedNamed(image).Name()), whatever kubelet sent.
+    for sent in [
+        "nginx",
+        "nginx:1.27",
+        "docker.io/nginx@sha256:0123456789abcdef0123456789abcdef",
+    ] {
+        let node = node_with_mirror_secret();
+        assert_success(&node.run(&request(sent, "team-a"), &[]));
+        assert!(
+            node.auth_file("team-a", "docker.io/library/nginx")
+                .is_some(),
+            "{sent}: {:?}",
+            node.auth_dir_entries()
+        );
+    }
+}

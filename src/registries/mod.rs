@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use crate::files;
 
 pub use file::{MirrorPulls, Registry};
+pub use reference::normalized_name;
 
 /// The registries.conf CRI-O reads; `make REGISTRIES_CONF=/path` bakes another one in.
 pub const DEFAULT_REGISTRIES_CONF: &str =

@@ -56,6 +56,59 @@ pub fn parse(reference: &str) -> Result<Parsed<'_>, String> {
     })
 }
 
+/// `reference.ParseNormalizedNamed(image).Name()`: the repository CRI-O names a pull's auth file
+/// after (cri-o release-1.34 `server/image_pull.go`, `prepareTempAuthFile`). Docker Hub names get
+/// their domain and `library/` (`nginx` is `docker.io/library/nginx`), `index.docker.io` becomes
+/// `docker.io`, and a tag or digest is dropped.
+pub fn normalized_name(image: &str) -> Result<String, String> {
+    if image.len() == 64
+        && image
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    {
+        return Err(format!(
+            "invalid repository name {image:?}: cannot specify 64-byte hexadecimal strings"
+        ));
+    }
+    // splitDockerDomain: the first component is a domain when it looks like one.
+    let (domain, remainder) = match image.split_once('/') {
+        Some((first, rest))
+            if first.contains(['.', ':'])
+                || first == "localhost"
+                || first.to_ascii_lowercase() != first =>
+        {
+            (first, rest.to_string())
+        }
+        _ => ("docker.io", image.to_string()),
+    };
+    let domain = if domain == "index.docker.io" {
+        "docker.io"
+    } else {
+        domain
+    };
+    let remainder = if domain == "docker.io" && !remainder.contains('/') {
+        format!("library/{remainder}")
+    } else {
+        remainder
+    };
+    let remote = remainder.split(':').next().unwrap_or_default();
+    if remote.to_ascii_lowercase() != remote {
+        return Err(format!(
+            "invalid reference format: repository name {remote:?} must be lowercase"
+        ));
+    }
+    let full = format!("{domain}/{remainder}");
+    let parsed = parse(&full)?;
+    let mut name = full.as_str();
+    if parsed.digest.is_some() {
+        name = &name[..name.find('@').unwrap_or(name.len())];
+    }
+    if let Some(tag) = parsed.tag {
+        name = &name[..name.len() - tag.len() - 1];
+    }
+    Ok(name.to_string())
+}
+
 /// Matches `^(?:(domain)/)?(remote-name)$` and returns the domain ("" when absent). The optional
 /// domain group is greedy: the first component is the domain whenever that makes the whole match.
 fn split_name(name: &str) -> Option<&str> {
@@ -264,6 +317,45 @@ mod tests {
         assert_eq!(longest.len(), 255);
         assert!(parse(&longest).is_ok());
         assert!(parse(&format!("{longest}a")).is_err());
+    }
+
+    #[test]
+    fn names_are_normalised_as_crio_names_the_auth_file() {
+        let digest = format!("sha256:{}", "a".repeat(64));
+        for (image, name) in [
+            ("nginx", "docker.io/library/nginx"),
+            ("nginx:1.27", "docker.io/library/nginx"),
+            ("library/nginx", "docker.io/library/nginx"),
+            ("docker.io/nginx", "docker.io/library/nginx"),
+            ("index.docker.io/library/nginx", "docker.io/library/nginx"),
+            ("docker.io/library/nginx", "docker.io/library/nginx"),
+            ("team/app", "docker.io/team/app"),
+            ("quay.io/team/app:v1", "quay.io/team/app"),
+            (&format!("quay.io/team/app@{digest}"), "quay.io/team/app"),
+            (&format!("quay.io/team/app:v1@{digest}"), "quay.io/team/app"),
+            ("localhost/app", "localhost/app"),
+            ("localhost:5000/app:tag", "localhost:5000/app"),
+            ("localhost:5000", "docker.io/library/localhost"),
+            ("[fd00::1]:5000/app", "[fd00::1]:5000/app"),
+            ("Registry/app", "Registry/app"),
+        ] {
+            assert_eq!(normalized_name(image).as_deref(), Ok(name), "{image}");
+        }
+    }
+
+    #[test]
+    fn names_crio_cannot_normalise_are_refused() {
+        for bad in [
+            "docker.io/Nginx",
+            "quay.io/Team/app",
+            "quay.io/x@sha256:abc",
+            "quay.io/x:bad!",
+            "a//b",
+            &"0".repeat(64),
+            &format!("quay.io/{}", "a".repeat(255)),
+        ] {
+            assert!(normalized_name(bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

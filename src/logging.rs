@@ -76,6 +76,11 @@ pub fn quoted(text: &str) -> String {
     format!("\"{}\"{more}", head.escape_debug())
 }
 
+/// `n` things in words: "1 secret", "2 secrets".
+pub fn count(n: usize, thing: &str) -> String {
+    format!("{n} {thing}{}", if n == 1 { "" } else { "s" })
+}
+
 /// An error and its causes as one line, each said once: hyper's and kube's errors repeat their
 /// cause in their own message, which `{:#}` would print again.
 pub fn one_line(error: &(dyn std::error::Error + 'static)) -> String {
@@ -169,6 +174,13 @@ mod tests {
     fn distinct_causes_are_all_said() {
         let error = Layer("reading x", Some(Box::new(Layer("denied", None))));
         assert_eq!(one_line(&error), "reading x: denied");
+    }
+
+    #[test]
+    fn one_thing_is_singular_and_any_other_number_plural() {
+        assert_eq!(count(0, "secret"), "0 secrets");
+        assert_eq!(count(1, "secret"), "1 secret");
+        assert_eq!(count(2, "stale file"), "2 stale files");
     }
 
     #[test]

@@ -139,7 +139,7 @@ fn auth_file_content(
 ) -> Result<Option<AuthFileContent>> {
     let namespace = claims.namespace.as_str();
     let Some(MirroredPull {
-        mirrors,
+        locations,
         references,
     }) = mirrored_pull(settings, image, namespace)?
     else {
@@ -149,21 +149,31 @@ fn auth_file_content(
         secrets: pull_secrets,
         forbidden,
     } = kube::read_pull_secrets(&settings.api, token, claims)?;
-    let chosen = secrets::choose(&pull_secrets, &references);
-    if let Some(first) = forbidden.first().filter(|_| chosen.is_empty()) {
-        bail!(
-            "no pull secret that namespace {namespace} lets the pod read matches the mirrors of \
-             {image}, and {} could not be read: {}",
-            if forbidden.len() == 1 { "one" } else { "some" },
-            logging::one_line(first.as_ref())
-        );
-    }
-    for error in &forbidden {
-        warn!(
+    for secret in &pull_secrets {
+        debug!(
             image,
             namespace,
-            "Skipping a pull secret: {}",
-            logging::one_line(error.as_ref())
+            secret = secret.name,
+            "Read pull secret {} with {}",
+            secret.name,
+            keys(secret)
+        );
+    }
+    let mirrors = locations.join(",");
+    let chosen = secrets::choose(&pull_secrets, &references);
+    if chosen.is_empty() && !forbidden.is_empty() {
+        bail!(
+            "{}",
+            none_serves(image, &references, &locations, &pull_secrets, &forbidden)
+        );
+    }
+    for secret in &forbidden {
+        info!(
+            image,
+            namespace,
+            secret = secret.name,
+            "Pull secret {} could not be read (HTTP 403) and was not needed: another secret serves the pull",
+            secret.name
         );
     }
     if chosen.is_empty() {
@@ -171,8 +181,8 @@ fn auth_file_content(
             image,
             namespace,
             mirrors,
-            "No pull secret in namespace {namespace} matches the mirrors of {image} ({} secrets read), no auth file written",
-            pull_secrets.len()
+            "No pull secret in namespace {namespace} matches the mirrors of {image} ({} read), no auth file written",
+            logging::count(pull_secrets.len(), "secret")
         );
         return Ok(None);
     }
@@ -202,10 +212,63 @@ fn auth_file_content(
     }))
 }
 
-/// What CRI-O may pull for an image that has mirrors: the mirrors, and every reference it may pull
-/// through them, most specific first.
+/// The keys of a secret read, for the log: the keys only, never an entry.
+fn keys(secret: &secrets::PullSecret) -> String {
+    if secret.entries.is_empty() {
+        return "no keys".to_string();
+    }
+    let keys: Vec<String> = secret
+        .entries
+        .iter()
+        .map(|(key, _)| logging::quoted(key))
+        .collect();
+    format!("keys {}", keys.join(", "))
+}
+
+/// Why no pull secret serves a pull that some secret could not be read for: what needed a
+/// credential, what each secret read holds, and each secret that could not be read, with the
+/// Role rule for those that could hold the credential.
+fn none_serves(
+    image: &str,
+    references: &[String],
+    locations: &[String],
+    read: &[secrets::PullSecret],
+    forbidden: &[kube::ForbiddenSecret],
+) -> String {
+    let mut parts: Vec<String> = read
+        .iter()
+        .map(|secret| format!("secret {} has {}", secret.name, keys(secret)))
+        .collect();
+    if parts.is_empty() {
+        parts.push("no pull secret was read".to_string());
+    }
+    parts.extend(forbidden.iter().map(|secret| {
+        if secret.could_serve(locations) {
+            format!(
+                "secret {} could not be read: {}; {}",
+                secret.name,
+                logging::one_line(secret.error.as_ref()),
+                secret.rule
+            )
+        } else {
+            format!(
+                "secret {} could not be read (HTTP 403), but OpenShift generates it for its \
+                 integrated registry only, which is none of the mirrors",
+                secret.name
+            )
+        }
+    }));
+    format!(
+        "no pull secret the pod may read has a key that serves a pull of {image} ({}): {}",
+        references.join(", "),
+        parts.join("; ")
+    )
+}
+
+/// What CRI-O may pull for an image that has mirrors: the mirrors' locations, and every reference
+/// it may pull through them, most specific first.
 struct MirroredPull {
-    mirrors: String,
+    locations: Vec<String>,
     references: Vec<String>,
 }
 
@@ -249,17 +312,16 @@ fn mirrored_pull(
         );
         return Ok(None);
     }
-    let mirrors = registry.mirrors.join(",");
     let references = registry.pull_references(image);
     debug!(
         image,
         namespace,
-        mirrors,
+        mirrors = registry.mirrors.join(","),
         "Pull references: {}",
         references.join(", ")
     );
     Ok(Some(MirroredPull {
-        mirrors,
+        locations: registry.mirrors.clone(),
         references,
     }))
 }
@@ -294,7 +356,8 @@ fn clean(dir: &AuthDir, settings: &Settings) {
         Ok(0) => {}
         Ok(removed) => info!(
             removed,
-            "Removed {removed} stale files from {}",
+            "Removed {} from {}",
+            logging::count(removed, "stale file"),
             settings.auth_dir.display()
         ),
         Err(e) => warn!("Cleaning up {}: {e:#}", settings.auth_dir.display()),

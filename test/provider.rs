@@ -655,3 +655,20 @@ fn a_registries_conf_that_cannot_be_checked_fails_the_run_naming_it() {
     assert_failure(&run, &below_a_file.display().to_string());
     assert!(node.api.requests().is_empty());
 }
+
+#[test]
+fn the_number_of_secrets_read_is_singular_for_one() {
+    for (secrets, expected) in [
+        (&["other"][..], "(1 secret read)"),
+        (&["other", "more"], "(2 secrets read)"),
+    ] {
+        let node = Node::new();
+        for name in secrets {
+            let config = docker_config_json(&[("quay.io", "u", "p")]);
+            node.api.add_pull_secret("team-a", name, &config);
+        }
+        let run = node.run(&request(IMAGE, "team-a"), &[]);
+        assert_success(&run);
+        assert!(run.stderr.contains(expected), "{expected}: {}", run.stderr);
+    }
+}

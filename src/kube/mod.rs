@@ -15,7 +15,7 @@ use anyhow::{Context, Result, ensure};
 use secrecy::SecretString;
 use tracing::warn;
 
-pub use secret_sources::SecretsFrom;
+pub use secret_sources::{ForbiddenSecret, SecretsFrom};
 pub use token::{TokenClaims, token_claims};
 
 use crate::duration;
@@ -56,16 +56,15 @@ pub fn timeout(text: &str) -> Result<Duration> {
     Ok(timeout)
 }
 
-/// The pull secrets a pod may use, and why each named one its Role forbids could not be read.
+/// The pull secrets a pod may use, and each named one its Role forbids.
 pub struct PodPullSecrets {
     /// Decoded, in precedence order: on equally specific keys the earlier secret wins.
     pub secrets: Vec<PullSecret>,
-    /// One error per named secret that could not be read (a 403, with the Role rule that would
-    /// allow the read). The caller decides: OpenShift names a generated `<sa>-dockercfg-*` secret
-    /// for its internal registry in every service account, which a Role naming only the mirrors'
-    /// pull secrets rightly does not cover, so a forbidden secret fails a run only when no
-    /// readable one serves the pull.
-    pub forbidden: Vec<anyhow::Error>,
+    /// The named secrets that could not be read (a 403). The caller decides: OpenShift names a
+    /// generated `<sa>-dockercfg-*` secret for its internal registry in every service account,
+    /// which a Role naming only the mirrors' pull secrets rightly does not cover, so a forbidden
+    /// secret fails a run only when no readable one serves the pull.
+    pub forbidden: Vec<ForbiddenSecret>,
 }
 
 /// The pod's pull secrets, read with its token as `settings.secrets_from` says, all within

@@ -38,12 +38,68 @@ impl SecretsFrom {
     }
 }
 
-/// The pull secrets read, and why each named one the pod's Role forbids could not be read
-/// (`PodPullSecrets` says what the caller does with those).
+/// The pull secrets read, and each named one the pod's Role forbids (`PodPullSecrets` says what
+/// the caller does with those).
 pub(super) struct FetchedSecrets {
     /// In precedence order: on equally specific keys the earlier secret wins.
     pub secrets: Vec<FetchedSecret>,
-    pub forbidden: Vec<anyhow::Error>,
+    pub forbidden: Vec<ForbiddenSecret>,
+}
+
+/// A secret named in `imagePullSecrets` that the pod's Role does not let it read.
+pub struct ForbiddenSecret {
+    pub name: String,
+    /// The request and the API server's 403.
+    pub error: anyhow::Error,
+    /// The Role rule that would allow the read.
+    pub rule: String,
+}
+
+impl ForbiddenSecret {
+    /// Whether it could hold a credential for one of the image's `mirrors` (registries.conf
+    /// locations). Anything could, but the pull secret OpenShift generates for a service account:
+    /// it serves OpenShift's integrated registry only.
+    pub fn could_serve(&self, mirrors: &[String]) -> bool {
+        !is_openshift_generated_dockercfg(&self.name)
+            || mirrors.iter().any(|m| is_integrated_registry(m))
+    }
+}
+
+/// Whether `name` has the shape of the pull secret openshift-controller-manager generates for
+/// every service account, `<sa>-dockercfg-<suffix>`: release-4.22,
+/// pkg/internalregistry/controllers/service_account_controller.go `managedImagePullSecretName`
+/// (`names.SimpleNameGenerator.GenerateName(naming.GetName(sa, "dockercfg-", 58))`: five
+/// characters of apimachinery's `rand.String` alphabet, after a name cut to 58). Its
+/// `.dockercfg` holds one entry per URL of the integrated registry and nothing else
+/// (image_pull_secret_controller.go `dockerConfig`).
+fn is_openshift_generated_dockercfg(name: &str) -> bool {
+    const SUFFIX_ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
+    name.rsplit_once("-dockercfg-")
+        .is_some_and(|(base, suffix)| {
+            !base.is_empty()
+                && suffix.len() == 5
+                && suffix.bytes().all(|b| SUFFIX_ALPHABET.contains(&b))
+        })
+}
+
+/// Whether a registries.conf location is on OpenShift's integrated registry by one of the service
+/// names openshift-controller-manager writes into the generated pull secrets (release-4.22,
+/// pkg/internalregistry/controllers/registry_urls_observation_controller.go
+/// `urlsForInternalRegistryService`: `<service>.<namespace>.svc[.cluster.local]` of
+/// `image-registry` in `openshift-image-registry` and of the legacy `docker-registry` in
+/// `default`). Its ClusterIP and the extra `registryURLs` of the controller's config (the
+/// registry's routes) are not recognised.
+fn is_integrated_registry(location: &str) -> bool {
+    let host = location.split('/').next().unwrap_or_default();
+    let host = match host.rsplit_once(':') {
+        Some((host, port)) if port.bytes().all(|b| b.is_ascii_digit()) => host,
+        _ => host,
+    };
+    let service = host.strip_suffix(".cluster.local").unwrap_or(host);
+    matches!(
+        service,
+        "image-registry.openshift-image-registry.svc" | "docker-registry.default.svc"
+    )
 }
 
 /// The pod's pull secrets in precedence order: on equally specific keys the earlier secret wins.
@@ -71,7 +127,14 @@ pub(super) async fn fetch(
                     );
                     from_service_account(client, claims).await.with_context(|| {
                         format!(
-                            "listing secrets in namespace {} is forbidden (--secrets-from auto)",
+                            "reading the pull secrets {} names (--secrets-from auto, listing \
+                             secrets in namespace {} is forbidden)",
+                            claims
+                                .service_account
+                                .as_ref()
+                                .map_or("the service account".into(), |a| {
+                                    format!("service account {a}")
+                                }),
                             client.namespace()
                         )
                     })
@@ -123,7 +186,8 @@ async fn from_pod(client: &Client, claims: &TokenClaims) -> Result<FetchedSecret
     let names = client
         .pod_pull_secrets(pod)
         .await
-        .map_err(|e| with_rule(e, claims, "get", "pods", Some(&pod.name)))?;
+        // contrib/rbac/pod-pull-secrets.yaml: pod names are generated, so not by name.
+        .map_err(|e| with_rule(e, claims, "get", "pods", None))?;
     get_named(client, claims, names).await
 }
 
@@ -167,9 +231,11 @@ async fn get_named(
                 "Skipping image pull secret {name}: it does not exist in namespace {}",
                 client.namespace()
             ),
-            Err(e) if status_code(&e) == Some(403) => {
-                forbidden.push(with_rule(e, claims, "get", "secrets", Some(name)));
-            }
+            Err(e) if status_code(&e) == Some(403) => forbidden.push(ForbiddenSecret {
+                name: name.clone(),
+                error: e,
+                rule: rule(claims, "get", "secrets", Some(name)),
+            }),
             Err(e) => return Err(e),
         }
     }
@@ -194,11 +260,16 @@ fn with_rule(
     if status_code(&error) != Some(403) {
         return error;
     }
+    anyhow!("{error:#}; {}", rule(claims, verb, resource, name))
+}
+
+/// The Role rule that allows the pod's service account `verb` on `resource` (`name` only).
+fn rule(claims: &TokenClaims, verb: &str, resource: &str, name: Option<&str>) -> String {
     let names = name
         .map(|name| format!(", resourceNames: [\"{name}\"]"))
         .unwrap_or_default();
-    anyhow!(
-        "{error:#}; {} needs a Role rule {{apiGroups: [\"\"], resources: [\"{resource}\"], \
+    format!(
+        "{} needs a Role rule {{apiGroups: [\"\"], resources: [\"{resource}\"], \
          verbs: [\"{verb}\"]{names}}}",
         identity(claims)
     )
@@ -223,5 +294,40 @@ mod tests {
             error.to_string(),
             "takes auto, namespace, service-account or pod"
         );
+    }
+
+    #[test]
+    fn only_names_of_the_generated_shape_are_openshifts_generated_dockercfg_secrets() {
+        for generated in ["default-dockercfg-x7k2p", "builder-dockercfg-2b4zq"] {
+            assert!(is_openshift_generated_dockercfg(generated), "{generated}");
+        }
+        for other in [
+            "mirror-pull",
+            "-dockercfg-x7k2p",
+            "default-dockercfg-x7k2",
+            "default-dockercfg-x7k2pp",
+            "default-dockercfg-aeiou",
+            "default-dockercfg",
+        ] {
+            assert!(!is_openshift_generated_dockercfg(other), "{other}");
+        }
+    }
+
+    #[test]
+    fn the_integrated_registry_is_known_by_its_service_names_with_or_without_port_and_path() {
+        for location in [
+            "image-registry.openshift-image-registry.svc:5000",
+            "image-registry.openshift-image-registry.svc.cluster.local:5000/team-a",
+            "docker-registry.default.svc",
+        ] {
+            assert!(is_integrated_registry(location), "{location}");
+        }
+        for location in [
+            "mirror.example.com:5000",
+            "image-registry.openshift-image-registry.svc.example.com",
+            "registry.svc",
+        ] {
+            assert!(!is_integrated_registry(location), "{location}");
+        }
     }
 }

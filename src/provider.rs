@@ -73,7 +73,11 @@ pub fn run(settings: &Settings, input: impl Read) -> Result<String> {
     let Some(token) = &request.service_account_token else {
         info!(
             image,
-            "No service account token in the request (pod without service account), nothing to do"
+            "No service account token in the request, nothing to do: kubelet sends one for a pod \
+             with a service account only when the provider's entry in its \
+             CredentialProviderConfig has tokenAttributes (and, on Kubernetes 1.33, the \
+             KubeletServiceAccountTokenForCredentialProviders feature gate is on; on by default \
+             from 1.34)"
         );
         finish_without_file(auth_dir, None);
         return Ok(response);

@@ -657,6 +657,42 @@ fn a_registries_conf_that_cannot_be_checked_fails_the_run_naming_it() {
 }
 
 #[test]
+fn a_rejected_token_names_its_audience_and_the_api_audiences() {
+    // support::bound_token's aud is ["https://kubernetes.default.svc"].
+    let node = node_with_mirror_secret();
+    let run = node.run(&request(IMAGE, "team-b"), &[]);
+    assert_failure(
+        &run,
+        r#"the token was requested for the audience "https://kubernetes.default.svc", which must be one of the API server's --api-audiences"#,
+    );
+    let token = service_account_token("team-b");
+    assert!(
+        !run.stderr.contains(token.split('.').nth(1).unwrap()),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn a_request_without_a_token_names_the_kubelet_setting_that_sends_it() {
+    let node = node_with_mirror_secret();
+    let run = node.run(&json!({"image": IMAGE}).to_string(), &[]);
+    assert_success(&run);
+    let line = run
+        .stderr
+        .lines()
+        .find(|l| l.contains("No service account token"))
+        .unwrap_or_else(|| panic!("{}", run.stderr));
+    for expected in [
+        "tokenAttributes",
+        "CredentialProviderConfig",
+        "KubeletServiceAccountTokenForCredentialProviders",
+    ] {
+        assert!(line.contains(expected), "{expected}: {line}");
+    }
+}
+
+#[test]
 fn the_number_of_secrets_read_is_singular_for_one() {
     for (secrets, expected) in [
         (&["other"][..], "(1 secret read)"),

@@ -9,6 +9,7 @@ use tracing::{info, warn};
 
 use super::client::{Client, FetchedSecret, status_code};
 use super::token::{TokenClaims, is_dns1123_subdomain};
+use crate::logging;
 use crate::secrets::SecretType;
 
 /// `--secrets-from`: where the pull secrets of a pod are found.
@@ -143,13 +144,41 @@ pub(super) async fn fetch(
             },
         }
     };
-    tokio::time::timeout(timeout, fetch).await.map_err(|_| {
+    let fetched = tokio::time::timeout(timeout, fetch).await.map_err(|_| {
         anyhow!(
             "reading pull secrets in namespace {} at {}: no answer within {timeout:?}",
             client.namespace(),
             client.url()
         )
-    })?
+    })?;
+    fetched.map_err(|e| with_audience(e, claims))
+}
+
+/// A rejected token (401) gets the likeliest cause beside the server's answer: an audience the
+/// API server does not accept.
+fn with_audience(error: anyhow::Error, claims: &TokenClaims) -> anyhow::Error {
+    if status_code(&error) != Some(401) {
+        return error;
+    }
+    let audiences: Vec<String> = claims
+        .audiences
+        .iter()
+        .map(|a| logging::quoted(a))
+        .collect();
+    let requested = match audiences.as_slice() {
+        [] => "the token names no audience; kubelet's tokenAttributes.serviceAccountTokenAudience"
+            .to_string(),
+        [one] => format!("the token was requested for the audience {one}, which"),
+        many => format!(
+            "the token was requested for the audiences {}, one of which",
+            many.join(", ")
+        ),
+    };
+    anyhow!(
+        "{}; {requested} must be one of the API server's --api-audiences (else the token expired, \
+         or its pod or service account is gone)",
+        logging::one_line(error.as_ref())
+    )
 }
 
 /// Both pull-secret types, listed concurrently.

@@ -252,7 +252,7 @@ fn insecure_flag_skips_verification_with_a_warning() {
     let run = run_binary(&args, &request(IMAGE, "team-a"));
     assert_success(&run);
     assert!(
-        run.stderr.contains("WARN") && run.stderr.contains("Not verifying"),
+        run.stderr.contains("WARN") && run.stderr.contains("without verifying its certificate"),
         "{}",
         run.stderr
     );
@@ -690,6 +690,90 @@ fn a_request_without_a_token_names_the_kubelet_setting_that_sends_it() {
     ] {
         assert!(line.contains(expected), "{expected}: {line}");
     }
+}
+
+#[test]
+fn the_api_server_and_ca_and_their_sources_are_logged_once() {
+    let node = node_with_mirror_secret();
+    let run = node.run(&request(IMAGE, "team-a"), &[]);
+    assert_success(&run);
+    let ca = node.path("ca.crt").display().to_string();
+    let lines: Vec<&str> = run
+        .stderr
+        .lines()
+        .filter(|l| l.contains("Using the API server"))
+        .collect();
+    assert_eq!(lines.len(), 1, "{}", run.stderr);
+    assert!(
+        lines[0].contains(&format!(
+            "Using the API server {} (from --api-server), verifying it with the CA of --ca-file {ca}",
+            node.api.url
+        )),
+        "{}",
+        lines[0]
+    );
+}
+
+#[test]
+fn the_api_server_from_the_kubeconfig_is_logged_naming_it() {
+    use base64::Engine;
+    let node = node_with_mirror_secret();
+    let ca_data = base64::engine::general_purpose::STANDARD.encode(&node.api.ca_pem);
+    let kubeconfig = node.path("kubeconfig").display().to_string();
+    std::fs::write(
+        &kubeconfig,
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: local\n  cluster:\n    server: {}\n    certificate-authority-data: {ca_data}\n",
+            node.api.url
+        ),
+    )
+    .unwrap();
+    let mut args = node.local_args();
+    args.extend(["--kubeconfig".into(), kubeconfig.clone()]);
+    let run = run_binary(&args, &request(IMAGE, "team-a"));
+    assert_success(&run);
+    assert!(
+        run.stderr.contains(&format!(
+            "Using the API server {} (from {kubeconfig}), verifying it with the CA of certificate-authority-data of {kubeconfig}",
+            node.api.url
+        )),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn an_apiserver_url_env_without_its_port_is_an_error_naming_the_file() {
+    let node = node_with_mirror_secret();
+    let env = node.path("kubernetes/apiserver-url.env");
+    std::fs::write(
+        &env,
+        "KUBERNETES_SERVICE_HOST='127.0.0.1'\nKUBERNETES_SERVICE_PORT=''\n",
+    )
+    .unwrap();
+    let mut args = node.local_args();
+    args.extend([
+        "--ca-file".into(),
+        node.path("ca.crt").display().to_string(),
+    ]);
+    let run = run_binary(&args, &request(IMAGE, "team-a"));
+    assert_failure(
+        &run,
+        &format!("{} has no KUBERNETES_SERVICE_PORT", env.display()),
+    );
+    assert!(node.api.requests().is_empty());
+}
+
+#[test]
+fn a_certificate_from_another_ca_is_refused_naming_the_ca_file() {
+    let node = node_with_mirror_secret();
+    let other = FakeApiServer::start();
+    std::fs::write(node.path("ca.crt"), &other.ca_pem).unwrap();
+    let run = node.run(&request(IMAGE, "team-a"), &[]);
+    assert_failure(
+        &run,
+        &format!("the CA of --ca-file {}", node.path("ca.crt").display()),
+    );
 }
 
 #[test]

@@ -116,6 +116,8 @@ pub fn status_code(error: &anyhow::Error) -> Option<u16> {
 pub struct Client {
     client: kube::Client,
     url: String,
+    /// Where the URL and the CA came from (`Endpoint::sources`), for a failed connection.
+    sources: String,
     namespace: String,
     /// For each request, and for all of a run's requests together.
     timeout: Duration,
@@ -133,7 +135,7 @@ impl Client {
             .parse()
             .with_context(|| format!("parsing API server URL {:?}", endpoint.url))?;
         let mut config = kube::Config::new(uri);
-        config.root_cert = endpoint.roots.clone();
+        config.root_cert = endpoint.roots.as_ref().map(|(roots, _)| roots.clone());
         config.accept_invalid_certs = endpoint.roots.is_none();
         config.auth_info.token = Some(token.clone());
         config.connect_timeout = Some(timeout);
@@ -145,6 +147,7 @@ impl Client {
         Ok(Client {
             client,
             url: endpoint.url.clone(),
+            sources: endpoint.sources(),
             namespace: namespace.to_string(),
             timeout,
         })
@@ -166,8 +169,9 @@ impl Client {
         Request::new(format!("/api/v1/namespaces/{}/{resource}", self.namespace))
     }
 
-    /// Sends `request`; an error names `what` was asked, the API server and what it answered. A
-    /// redirect is never followed (the token goes to the configured server only), and an answer
+    /// Sends `request`; an error names `what` was asked, the API server and what it answered, or,
+    /// when no answer came (refused, TLS), also where the URL and the CA came from. A redirect is
+    /// never followed (the token goes to the configured server only), and an answer
     /// larger than `MAX_RESPONSE_BYTES` is refused while it is read.
     async fn send<T: DeserializeOwned>(
         &self,
@@ -180,7 +184,7 @@ impl Client {
             .client
             .send(request.map(kube::client::Body::from))
             .await
-            .with_context(|| what.clone())?;
+            .with_context(|| format!("{what} {}", self.sources))?;
         let status = response.status();
         if status.is_redirection() {
             let location = response

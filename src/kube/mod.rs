@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, ensure};
 use secrecy::SecretString;
-use tracing::warn;
+use tracing::{info, warn};
 
 pub use secret_sources::{ForbiddenSecret, SecretsFrom};
 pub use token::{TokenClaims, token_claims};
@@ -75,10 +75,19 @@ pub fn read_pull_secrets(
     claims: &TokenClaims,
 ) -> Result<PodPullSecrets> {
     let endpoint = endpoint::endpoint(settings)?;
-    if endpoint.roots.is_none() {
+    if endpoint.roots.is_some() {
+        info!(
+            url = endpoint.url,
+            "Using the API server {} {}",
+            endpoint.url,
+            endpoint.sources()
+        );
+    } else {
         warn!(
             url = endpoint.url,
-            "Not verifying the API server's certificate (--insecure-skip-tls-verify)"
+            "Using the API server {} {}",
+            endpoint.url,
+            endpoint.sources()
         );
     }
     let runtime = tokio::runtime::Builder::new_current_thread()

@@ -656,6 +656,14 @@ fn a_registries_conf_that_cannot_be_checked_fails_the_run_naming_it() {
     assert!(node.api.requests().is_empty());
 }
 
+/// The error line of a failed run.
+fn error_line(run: &Run) -> &str {
+    run.stderr
+        .lines()
+        .find(|l| l.contains("ERROR"))
+        .unwrap_or_else(|| panic!("no ERROR line: {}", run.stderr))
+}
+
 #[test]
 fn a_rejected_token_names_its_audience_and_the_api_audiences() {
     // support::bound_token's aud is ["https://kubernetes.default.svc"].
@@ -791,4 +799,50 @@ fn the_number_of_secrets_read_is_singular_for_one() {
         assert_success(&run);
         assert!(run.stderr.contains(expected), "{expected}: {}", run.stderr);
     }
+}
+
+#[test]
+fn an_error_line_names_the_image_and_carries_its_fields() {
+    // A TLS failure: the CA file names another CA.
+    let node = node_with_mirror_secret();
+    let other = FakeApiServer::start();
+    std::fs::write(node.path("ca.crt"), &other.ca_pem).unwrap();
+    let run = node.run(&request(IMAGE, "team-a"), &[]);
+    let error = error_line(&run);
+    assert!(
+        error.contains(&format!("ERROR getting credentials for {IMAGE}: ")),
+        "{error}"
+    );
+    assert!(
+        error.ends_with(&format!(r#"image="{IMAGE}" namespace="team-a""#)),
+        "{error}"
+    );
+}
+
+#[test]
+fn a_timeout_names_the_image() {
+    let node = node_with_mirror_secret();
+    node.api.delay(Duration::from_secs(10));
+    let run = node.run(&request(IMAGE, "team-a"), &["--api-timeout", "1s"]);
+    assert_failure(
+        &run,
+        &format!("getting credentials for {IMAGE}: reading pull secrets"),
+    );
+}
+
+#[test]
+fn a_warning_of_a_run_carries_the_image_and_namespace_fields() {
+    let node = node_with_mirror_secret();
+    std::fs::write(node.path("config.json"), "not json").unwrap();
+    let run = node.run(&request(IMAGE, "team-a"), &[]);
+    assert_success(&run);
+    let warning = run
+        .stderr
+        .lines()
+        .find(|l| l.contains("WARN"))
+        .unwrap_or_else(|| panic!("{}", run.stderr));
+    assert!(
+        warning.contains(&format!(r#"image="{IMAGE}" namespace="team-a""#)),
+        "{warning}"
+    );
 }

@@ -15,7 +15,7 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
 use super::endpoint::Endpoint;
-use super::token::PodClaim;
+use super::token::{PodClaim, TokenClaims};
 use crate::logging;
 use crate::secrets::SecretType;
 
@@ -119,6 +119,8 @@ pub struct Client {
     /// Where the URL and the CA came from (`Endpoint::sources`), for a failed connection.
     sources: String,
     namespace: String,
+    /// The pull's, for the log.
+    image: String,
     /// For each request, and for all of a run's requests together.
     timeout: Duration,
 }
@@ -127,7 +129,8 @@ impl Client {
     pub fn new(
         endpoint: &Endpoint,
         token: &SecretString,
-        namespace: &str,
+        claims: &TokenClaims,
+        image: &str,
         timeout: Duration,
     ) -> Result<Self> {
         let uri: http::Uri = endpoint
@@ -148,7 +151,8 @@ impl Client {
             client,
             url: endpoint.url.clone(),
             sources: endpoint.sources(),
-            namespace: namespace.to_string(),
+            namespace: claims.namespace.clone(),
+            image: image.to_string(),
             timeout,
         })
     }
@@ -159,6 +163,10 @@ impl Client {
 
     pub fn namespace(&self) -> &str {
         &self.namespace
+    }
+
+    pub fn image(&self) -> &str {
+        &self.image
     }
 
     pub fn timeout(&self) -> Duration {

@@ -68,15 +68,20 @@ pub struct PodPullSecrets {
 }
 
 /// The pod's pull secrets, read with its token as `settings.secrets_from` says, all within
-/// `settings.timeout`. A secret that does not decode is skipped with a warning naming it.
+/// `settings.timeout`. A secret that does not decode is skipped with a warning naming it. `image`
+/// is the pull's, for the log.
 pub fn read_pull_secrets(
     settings: &ApiSettings,
     token: &SecretString,
     claims: &TokenClaims,
+    image: &str,
 ) -> Result<PodPullSecrets> {
     let endpoint = endpoint::endpoint(settings)?;
+    let namespace = claims.namespace.as_str();
     if endpoint.roots.is_some() {
         info!(
+            image,
+            namespace,
             url = endpoint.url,
             "Using the API server {} {}",
             endpoint.url,
@@ -84,6 +89,8 @@ pub fn read_pull_secrets(
         );
     } else {
         warn!(
+            image,
+            namespace,
             url = endpoint.url,
             "Using the API server {} {}",
             endpoint.url,
@@ -95,22 +102,23 @@ pub fn read_pull_secrets(
         .build()
         .context("starting the async runtime")?;
     let fetched = runtime.block_on(async {
-        let client = client::Client::new(&endpoint, token, &claims.namespace, settings.timeout)?;
+        let client = client::Client::new(&endpoint, token, claims, image, settings.timeout)?;
         secret_sources::fetch(&client, settings.secrets_from, claims).await
     })?;
     Ok(PodPullSecrets {
-        secrets: decode(fetched.secrets, &claims.namespace),
+        secrets: decode(fetched.secrets, namespace, image),
         forbidden: fetched.forbidden,
     })
 }
 
 /// Decodes every secret read; one that fails is skipped with a warning naming it and the reason.
-fn decode(fetched: Vec<client::FetchedSecret>, namespace: &str) -> Vec<PullSecret> {
+fn decode(fetched: Vec<client::FetchedSecret>, namespace: &str, image: &str) -> Vec<PullSecret> {
     fetched
         .into_iter()
         .filter_map(|secret| {
             let Some(data) = secret.data else {
                 warn!(
+                    image,
                     namespace,
                     secret = secret.name,
                     "Skipping secret {}: it has no {} key",
@@ -122,6 +130,7 @@ fn decode(fetched: Vec<client::FetchedSecret>, namespace: &str) -> Vec<PullSecre
             secrets::decode(&secret.name, secret.secret_type, &data)
                 .inspect_err(|reason| {
                     warn!(
+                        image,
                         namespace,
                         secret = secret.name,
                         "Skipping secret {}: {reason}",

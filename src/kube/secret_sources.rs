@@ -121,6 +121,7 @@ pub(super) async fn fetch(
             SecretsFrom::Auto => match list(client).await {
                 Err(e) if status_code(&e) == Some(403) => {
                     info!(
+                        image = client.image(),
                         namespace = client.namespace(),
                         "Not allowed to list secrets in namespace {}, reading the pull secrets \
                          its service account names instead",
@@ -232,6 +233,7 @@ async fn get_named(
     for name in names {
         if !is_dns1123_subdomain(&name) {
             warn!(
+                image = client.image(),
                 namespace = client.namespace(),
                 "Skipping image pull secret {:?}: not a valid secret name",
                 name.escape_debug().to_string()
@@ -248,6 +250,7 @@ async fn get_named(
         match answer {
             Ok(Some(secret)) => secrets.push(secret),
             Ok(None) => warn!(
+                image = client.image(),
                 namespace = client.namespace(),
                 secret = name,
                 "Skipping image pull secret {name}: its type is neither {} nor {}",
@@ -255,6 +258,7 @@ async fn get_named(
                 SecretType::DockerCfg.type_name()
             ),
             Err(e) if status_code(&e) == Some(404) => warn!(
+                image = client.image(),
                 namespace = client.namespace(),
                 secret = name,
                 "Skipping image pull secret {name}: it does not exist in namespace {}",

@@ -348,14 +348,8 @@ fn mirrored_pull(
         .registries
         .load()
         .context("loading the registries configuration")?;
-    let Some(registry) = registries.find(image).filter(|r| !r.mirrors.is_empty()) else {
-        info!(
-            image,
-            namespace, "No mirrors found for image {image}, nothing to do"
-        );
-        return Ok(None);
-    };
-    if registry.blocked {
+    let registry = registries.find(image);
+    if let Some(registry) = registry.filter(|r| r.blocked) {
         info!(
             image,
             namespace,
@@ -365,6 +359,13 @@ fn mirrored_pull(
         );
         return Ok(None);
     }
+    let Some(registry) = registry.filter(|r| !r.mirrors.is_empty()) else {
+        info!(
+            image,
+            namespace, "No mirrors found for image {image}, nothing to do"
+        );
+        return Ok(None);
+    };
     let references = registry.pull_references(image);
     debug!(
         image,

@@ -785,6 +785,21 @@ fn a_certificate_from_another_ca_is_refused_naming_the_ca_file() {
 }
 
 #[test]
+fn a_blocked_entry_without_mirrors_says_it_is_blocked() {
+    let node = node_with_mirror_secret();
+    node.write_registries_conf("[[registry]]\nlocation = \"docker.io\"\nblocked = true\n");
+    let run = node.run(&request(IMAGE, "team-a"), &[]);
+    assert_success(&run);
+    assert!(
+        run.stderr
+            .contains("Registry docker.io is blocked, CRI-O will not pull docker.io/library/nginx"),
+        "{}",
+        run.stderr
+    );
+    assert!(node.api.requests().is_empty());
+}
+
+#[test]
 fn the_number_of_secrets_read_is_singular_for_one() {
     for (secrets, expected) in [
         (&["other"][..], "(1 secret read)"),

@@ -30,7 +30,7 @@ use std::io::Write;
 use std::process::ExitCode;
 
 /// Runs the command line `args` (program name first). Exits 0 when done, 1 when a run failed
-/// (its one ERROR line says why), 2 on a usage error (one line on stderr).
+/// (its one ERROR line says why), 2 on a usage error (one line on stderr and in journald).
 pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
     let cli::Invocation {
         command,
@@ -38,7 +38,9 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
     } = match cli::parse(args) {
         Ok(invocation) => invocation,
         Err(e) if e.use_stderr() => {
-            eprintln!("{}", cli::usage_error_line(&e));
+            let line = cli::usage_error_line(&e);
+            eprintln!("{line}");
+            logging::journal_error(&line);
             return ExitCode::from(2);
         }
         // --help
@@ -106,7 +108,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
                     }
                 }
                 Err(e) => {
-                    tracing::error!("{}", logging::one_line(e.as_ref()));
+                    provider::log_failure(&e);
                     ExitCode::FAILURE
                 }
             };

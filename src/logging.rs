@@ -65,6 +65,27 @@ pub fn init(level: tracing::Level) -> Journal {
     Journal { marker }
 }
 
+/// Sends `message` to journald with priority err, for what fails before logging is set up (a usage
+/// error): one datagram of journald's native protocol, then the wait of `Journal::flush`, so that
+/// journald still finds the process to attach `_COMM`. Nothing happens without journald.
+pub fn journal_error(message: &str) {
+    let Ok(socket) = UnixDatagram::unbound() else {
+        return;
+    };
+    let mut entry =
+        format!("PRIORITY=3\nSYSLOG_IDENTIFIER={SYSLOG_IDENTIFIER}\nMESSAGE\n").into_bytes();
+    // The length-prefixed form: the value may hold any byte, a newline included.
+    entry.extend_from_slice(&(message.len() as u64).to_le_bytes());
+    entry.extend_from_slice(message.as_bytes());
+    entry.push(b'\n');
+    if socket.connect(JOURNAL_SOCKET).is_ok() && socket.send(&entry).is_ok() {
+        Journal {
+            marker: Some(socket),
+        }
+        .flush();
+    }
+}
+
 /// Text from outside (a server's message, a request's image) as one bounded line: at most this many
 /// characters, escaped and quoted, so it can neither flood the journal nor forge log lines.
 const MAX_QUOTED_CHARS: usize = 300;
@@ -74,6 +95,11 @@ pub fn quoted(text: &str) -> String {
     let head: String = chars.by_ref().take(MAX_QUOTED_CHARS).collect();
     let more = if chars.next().is_some() { "..." } else { "" };
     format!("\"{}\"{more}", head.escape_debug())
+}
+
+/// `n` things in words: "1 secret", "2 secrets".
+pub fn count(n: usize, thing: &str) -> String {
+    format!("{n} {thing}{}", if n == 1 { "" } else { "s" })
 }
 
 /// An error and its causes as one line, each said once: hyper's and kube's errors repeat their
@@ -169,6 +195,13 @@ mod tests {
     fn distinct_causes_are_all_said() {
         let error = Layer("reading x", Some(Box::new(Layer("denied", None))));
         assert_eq!(one_line(&error), "reading x: denied");
+    }
+
+    #[test]
+    fn one_thing_is_singular_and_any_other_number_plural() {
+        assert_eq!(count(0, "secret"), "0 secrets");
+        assert_eq!(count(1, "secret"), "1 secret");
+        assert_eq!(count(2, "stale file"), "2 stale files");
     }
 
     #[test]

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail, ensure};
 use secrecy::SecretString;
-use tracing::{debug, info, warn};
+use tracing::{debug, error, info, warn};
 
 use crate::authfile::{self, AuthDir};
 use crate::duration;
@@ -62,37 +62,88 @@ pub fn stale_after(text: &str) -> Result<Duration> {
 ///
 /// A run that writes no auth file for its pull, for whatever reason, removes the file an earlier
 /// run left pending for the same pull: CRI-O must not use credentials this run no longer grants.
+/// An error after the request was read names the image first (`Pull` is its outermost context),
+/// and `log_failure` gives its ERROR line the pull's fields.
 pub fn run(settings: &Settings, input: impl Read) -> Result<String> {
     let request = read_request(input)?;
+    let claims = request
+        .service_account_token
+        .as_ref()
+        .map(kube::token_claims);
+    let pull = Pull {
+        image: request.image.clone(),
+        namespace: match &claims {
+            Some(Ok(claims)) => Some(claims.namespace.clone()),
+            _ => None,
+        },
+    };
+    answer(settings, &request, claims, &pull).map_err(|e| e.context(pull))
+}
+
+/// The pull a run is for, as far as it is known: the `IMAGE` and `NAMESPACE` fields of its
+/// warnings and of its ERROR line, and the context of its error.
+#[derive(Debug)]
+struct Pull {
+    image: String,
+    namespace: Option<String>,
+}
+
+impl std::fmt::Display for Pull {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "getting credentials for {}", self.image)
+    }
+}
+
+/// Logs the one ERROR line of a failed run, with the pull's fields when the run got that far.
+pub fn log_failure(error: &anyhow::Error) {
+    let pull = error.downcast_ref::<Pull>();
+    error!(
+        image = pull.map(|p| p.image.as_str()),
+        namespace = pull.and_then(|p| p.namespace.as_deref()),
+        "{}",
+        logging::one_line(error.as_ref())
+    );
+}
+
+fn answer(
+    settings: &Settings,
+    request: &kubelet::Request,
+    claims: Option<Result<TokenClaims>>,
+    pull: &Pull,
+) -> Result<String> {
     let response = kubelet::response(&settings.cache_duration, None);
     // Every run cleans up, so unconsumed credentials do not outlive --stale-after even when no
     // later pull needs a file. A directory that fails its checks is reported once: as the run's
     // error when it needs the directory, else as a warning.
     let auth_dir = AuthDir::open_existing(&settings.auth_dir);
     if let Ok(Some(dir)) = &auth_dir {
-        clean(dir, settings);
+        clean(dir, settings, pull);
     }
     let image = request.image.as_str();
-    let Some(token) = &request.service_account_token else {
+    let (Some(token), Some(claims)) = (&request.service_account_token, claims) else {
         info!(
             image,
-            "No service account token in the request (pod without service account), nothing to do"
+            "No service account token in the request, nothing to do: kubelet sends one for a pod \
+             with a service account only when the provider's entry in its \
+             CredentialProviderConfig has tokenAttributes (and, on Kubernetes 1.33, the \
+             KubeletServiceAccountTokenForCredentialProviders feature gate is on; on by default \
+             from 1.34)"
         );
-        finish_without_file(auth_dir, None);
+        finish_without_file(auth_dir, None, pull);
         return Ok(response);
     };
-    let claims = kube::token_claims(token)?;
+    let claims = claims?;
     let namespace = claims.namespace.as_str();
     let name = authfile::auth_file_name(namespace, image);
     let auth_file = settings.auth_dir.join(&name);
     let content = match auth_file_content(settings, image, token, &claims) {
         Ok(Some(content)) => content,
         Ok(None) => {
-            finish_without_file(auth_dir, Some((&name, &auth_file)));
+            finish_without_file(auth_dir, Some((&name, &auth_file)), pull);
             return Ok(response);
         }
         Err(e) => {
-            finish_without_file(auth_dir, Some((&name, &auth_file)));
+            finish_without_file(auth_dir, Some((&name, &auth_file)), pull);
             return Err(e);
         }
     };
@@ -143,7 +194,7 @@ fn auth_file_content(
 ) -> Result<Option<AuthFileContent>> {
     let namespace = claims.namespace.as_str();
     let Some(MirroredPull {
-        mirrors,
+        locations,
         references,
     }) = mirrored_pull(settings, image, namespace)?
     else {
@@ -152,22 +203,32 @@ fn auth_file_content(
     let kube::PodPullSecrets {
         secrets: pull_secrets,
         forbidden,
-    } = kube::read_pull_secrets(&settings.api, token, claims)?;
-    let chosen = secrets::choose(&pull_secrets, &references);
-    if let Some(first) = forbidden.first().filter(|_| chosen.is_empty()) {
-        bail!(
-            "no pull secret that namespace {namespace} lets the pod read matches the mirrors of \
-             {image}, and {} could not be read: {}",
-            if forbidden.len() == 1 { "one" } else { "some" },
-            logging::one_line(first.as_ref())
-        );
-    }
-    for error in &forbidden {
-        warn!(
+    } = kube::read_pull_secrets(&settings.api, token, claims, image)?;
+    for secret in &pull_secrets {
+        debug!(
             image,
             namespace,
-            "Skipping a pull secret: {}",
-            logging::one_line(error.as_ref())
+            secret = secret.name,
+            "Read pull secret {} with {}",
+            secret.name,
+            keys(secret)
+        );
+    }
+    let mirrors = locations.join(",");
+    let chosen = secrets::choose(&pull_secrets, &references);
+    if chosen.is_empty() && !forbidden.is_empty() {
+        bail!(
+            "{}",
+            none_serves(&references, &locations, &pull_secrets, &forbidden)
+        );
+    }
+    for secret in &forbidden {
+        info!(
+            image,
+            namespace,
+            secret = secret.name,
+            "Pull secret {} could not be read (HTTP 403) and was not needed: another secret serves the pull",
+            secret.name
         );
     }
     if chosen.is_empty() {
@@ -175,8 +236,8 @@ fn auth_file_content(
             image,
             namespace,
             mirrors,
-            "No pull secret in namespace {namespace} matches the mirrors of {image} ({} secrets read), no auth file written",
-            pull_secrets.len()
+            "No pull secret in namespace {namespace} matches the mirrors of {image} ({} read), no auth file written",
+            logging::count(pull_secrets.len(), "secret")
         );
         return Ok(None);
     }
@@ -193,7 +254,10 @@ fn auth_file_content(
         );
     }
     let global = authfile::read_global(&settings.global_auth_file).unwrap_or_else(|e| {
-        warn!("Leaving out the global pull secret: {e:#}");
+        warn!(
+            image,
+            namespace, "Leaving out the global pull secret: {e:#}"
+        );
         None
     });
     let (document, entries) = authfile::merge(global, &chosen);
@@ -206,10 +270,62 @@ fn auth_file_content(
     }))
 }
 
-/// What CRI-O may pull for an image that has mirrors: the mirrors, and every reference it may pull
-/// through them, most specific first.
+/// The keys of a secret read, for the log: the keys only, never an entry.
+fn keys(secret: &secrets::PullSecret) -> String {
+    if secret.entries.is_empty() {
+        return "no keys".to_string();
+    }
+    let keys: Vec<String> = secret
+        .entries
+        .iter()
+        .map(|(key, _)| logging::quoted(key))
+        .collect();
+    format!("keys {}", keys.join(", "))
+}
+
+/// Why no pull secret serves a pull that some secret could not be read for: what needed a
+/// credential, what each secret read holds, and each secret that could not be read, with the
+/// Role rule for those that could hold the credential.
+fn none_serves(
+    references: &[String],
+    locations: &[String],
+    read: &[secrets::PullSecret],
+    forbidden: &[kube::ForbiddenSecret],
+) -> String {
+    let mut parts: Vec<String> = read
+        .iter()
+        .map(|secret| format!("secret {} has {}", secret.name, keys(secret)))
+        .collect();
+    if parts.is_empty() {
+        parts.push("no pull secret was read".to_string());
+    }
+    parts.extend(forbidden.iter().map(|secret| {
+        if secret.could_serve(locations) {
+            format!(
+                "secret {} could not be read: {}; {}",
+                secret.name,
+                logging::one_line(secret.error.as_ref()),
+                secret.rule
+            )
+        } else {
+            format!(
+                "secret {} could not be read (HTTP 403), but OpenShift generates it for its \
+                 integrated registry only, which is none of the mirrors",
+                secret.name
+            )
+        }
+    }));
+    format!(
+        "no pull secret the pod may read has a key that serves any of {}: {}",
+        references.join(", "),
+        parts.join("; ")
+    )
+}
+
+/// What CRI-O may pull for an image that has mirrors: the mirrors' locations, and every reference
+/// it may pull through them, most specific first.
 struct MirroredPull {
-    mirrors: String,
+    locations: Vec<String>,
     references: Vec<String>,
 }
 
@@ -236,14 +352,8 @@ fn mirrored_pull(
         .registries
         .load()
         .context("loading the registries configuration")?;
-    let Some(registry) = registries.find(image).filter(|r| !r.mirrors.is_empty()) else {
-        info!(
-            image,
-            namespace, "No mirrors found for image {image}, nothing to do"
-        );
-        return Ok(None);
-    };
-    if registry.blocked {
+    let registry = registries.find(image);
+    if let Some(registry) = registry.filter(|r| r.blocked) {
         info!(
             image,
             namespace,
@@ -253,29 +363,40 @@ fn mirrored_pull(
         );
         return Ok(None);
     }
-    let mirrors = registry.mirrors.join(",");
+    let Some(registry) = registry.filter(|r| !r.mirrors.is_empty()) else {
+        info!(
+            image,
+            namespace, "No mirrors found for image {image}, nothing to do"
+        );
+        return Ok(None);
+    };
     let references = registry.pull_references(image);
     debug!(
         image,
         namespace,
-        mirrors,
+        mirrors = registry.mirrors.join(","),
         "Pull references: {}",
         references.join(", ")
     );
     Ok(Some(MirroredPull {
-        mirrors,
+        locations: registry.mirrors.clone(),
         references,
     }))
 }
 
 /// Ends a run that writes no file: removes the pull's pending auth file from an earlier run, if
 /// there is one, and reports an auth directory that failed its checks.
-fn finish_without_file(auth_dir: Result<Option<AuthDir>>, pending: Option<(&str, &Path)>) {
+fn finish_without_file(
+    auth_dir: Result<Option<AuthDir>>,
+    pending: Option<(&str, &Path)>,
+    pull: &Pull,
+) {
+    let (image, namespace) = (pull.image.as_str(), pull.namespace.as_deref());
     let dir = match auth_dir {
         Ok(Some(dir)) => dir,
         Ok(None) => return,
         Err(e) => {
-            warn!("Not cleaning up: {e:#}");
+            warn!(image, namespace, "Not cleaning up: {e:#}");
             return;
         }
     };
@@ -284,24 +405,32 @@ fn finish_without_file(auth_dir: Result<Option<AuthDir>>, pending: Option<(&str,
     };
     match dir.remove(name) {
         Ok(true) => info!(
+            image,
+            namespace,
             auth_file = %auth_file.display(),
             "Removed the pending auth file {} of an earlier run: this run grants no credentials for it",
             auth_file.display()
         ),
         Ok(false) => {}
-        Err(e) => warn!("{e:#}"),
+        Err(e) => warn!(image, namespace, "{e:#}"),
     }
 }
 
-fn clean(dir: &AuthDir, settings: &Settings) {
+fn clean(dir: &AuthDir, settings: &Settings, pull: &Pull) {
     match dir.clean(settings.stale_after) {
         Ok(0) => {}
         Ok(removed) => info!(
             removed,
-            "Removed {removed} stale files from {}",
+            "Removed {} from {}",
+            logging::count(removed, "stale file"),
             settings.auth_dir.display()
         ),
-        Err(e) => warn!("Cleaning up {}: {e:#}", settings.auth_dir.display()),
+        Err(e) => warn!(
+            image = pull.image.as_str(),
+            namespace = pull.namespace.as_deref(),
+            "Cleaning up {}: {e:#}",
+            settings.auth_dir.display()
+        ),
     }
 }
 

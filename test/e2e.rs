@@ -663,3 +663,42 @@ fn without_journald_the_run_logs_to_stderr() {
         );
     }
 }
+
+#[test]
+#[ignore = "end to end: run with make e2e"]
+fn journald_gets_the_error_fields_and_usage_errors_with_priority_3() {
+    if !parts_present("journald_gets_the_error_fields_and_usage_errors_with_priority_3") {
+        return;
+    }
+    let node = Node::new();
+    node.api.force_status(500);
+    let (entries, stderr) = with_private_journald(
+        &node,
+        &request("docker.io/library/nginx", "team-a"),
+        &format!(
+            "eval \"$PROVIDER\" >/dev/null || true; {BINARY} --no-such-flag </dev/null || true"
+        ),
+    );
+    let ours: Vec<&Value> = entries
+        .iter()
+        .filter(|e| e["SYSLOG_IDENTIFIER"] == "crio-credential-provider")
+        .collect();
+    let error = ours
+        .iter()
+        .find(|e| e["PRIORITY"] == "3" && e["MESSAGE"].as_str().unwrap().contains("HTTP 500"))
+        .unwrap_or_else(|| panic!("expected the run's error entry: {ours:?}\n{stderr}"));
+    assert_eq!(error["IMAGE"], "docker.io/library/nginx", "{error}");
+    assert_eq!(error["NAMESPACE"], "team-a", "{error}");
+    let usage = ours
+        .iter()
+        .find(|e| {
+            e["MESSAGE"] == "crio-credential-provider: unexpected argument '--no-such-flag' found"
+        })
+        .unwrap_or_else(|| panic!("expected the usage error entry: {ours:?}\n{stderr}"));
+    assert_eq!(usage["PRIORITY"], "3", "{usage}");
+    assert_eq!(usage["_COMM"], "crio-credential", "{usage}");
+    assert!(
+        stderr.contains("crio-credential-provider: unexpected argument '--no-such-flag' found"),
+        "the usage error still goes to stderr: {stderr}"
+    );
+}

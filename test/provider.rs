@@ -252,7 +252,7 @@ fn insecure_flag_skips_verification_with_a_warning() {
     let run = run_binary(&args, &request(IMAGE, "team-a"));
     assert_success(&run);
     assert!(
-        run.stderr.contains("WARN") && run.stderr.contains("Not verifying"),
+        run.stderr.contains("WARN") && run.stderr.contains("without verifying its certificate"),
         "{}",
         run.stderr
     );
@@ -654,6 +654,212 @@ fn a_registries_conf_that_cannot_be_checked_fails_the_run_naming_it() {
     let run = run_binary(&args, &request(IMAGE, "team-a"));
     assert_failure(&run, &below_a_file.display().to_string());
     assert!(node.api.requests().is_empty());
+}
+
+/// The error line of a failed run.
+fn error_line(run: &Run) -> &str {
+    run.stderr
+        .lines()
+        .find(|l| l.contains("ERROR"))
+        .unwrap_or_else(|| panic!("no ERROR line: {}", run.stderr))
+}
+
+#[test]
+fn a_rejected_token_names_its_audience_and_the_api_audiences() {
+    // support::bound_token's aud is ["https://kubernetes.default.svc"].
+    let node = node_with_mirror_secret();
+    let run = node.run(&request(IMAGE, "team-b"), &[]);
+    assert_failure(
+        &run,
+        r#"the token was requested for the audience "https://kubernetes.default.svc", which must be one of the API server's --api-audiences"#,
+    );
+    let token = service_account_token("team-b");
+    assert!(
+        !run.stderr.contains(token.split('.').nth(1).unwrap()),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn a_request_without_a_token_names_the_kubelet_setting_that_sends_it() {
+    let node = node_with_mirror_secret();
+    let run = node.run(&json!({"image": IMAGE}).to_string(), &[]);
+    assert_success(&run);
+    let line = run
+        .stderr
+        .lines()
+        .find(|l| l.contains("No service account token"))
+        .unwrap_or_else(|| panic!("{}", run.stderr));
+    for expected in [
+        "tokenAttributes",
+        "CredentialProviderConfig",
+        "KubeletServiceAccountTokenForCredentialProviders",
+    ] {
+        assert!(line.contains(expected), "{expected}: {line}");
+    }
+}
+
+#[test]
+fn the_api_server_and_ca_and_their_sources_are_logged_once() {
+    let node = node_with_mirror_secret();
+    let run = node.run(&request(IMAGE, "team-a"), &[]);
+    assert_success(&run);
+    let ca = node.path("ca.crt").display().to_string();
+    let lines: Vec<&str> = run
+        .stderr
+        .lines()
+        .filter(|l| l.contains("Using the API server"))
+        .collect();
+    assert_eq!(lines.len(), 1, "{}", run.stderr);
+    assert!(
+        lines[0].contains(&format!(
+            "Using the API server {} (from --api-server), verifying it with the CA of --ca-file {ca}",
+            node.api.url
+        )),
+        "{}",
+        lines[0]
+    );
+}
+
+#[test]
+fn the_api_server_from_the_kubeconfig_is_logged_naming_it() {
+    use base64::Engine;
+    let node = node_with_mirror_secret();
+    let ca_data = base64::engine::general_purpose::STANDARD.encode(&node.api.ca_pem);
+    let kubeconfig = node.path("kubeconfig").display().to_string();
+    std::fs::write(
+        &kubeconfig,
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: local\n  cluster:\n    server: {}\n    certificate-authority-data: {ca_data}\n",
+            node.api.url
+        ),
+    )
+    .unwrap();
+    let mut args = node.local_args();
+    args.extend(["--kubeconfig".into(), kubeconfig.clone()]);
+    let run = run_binary(&args, &request(IMAGE, "team-a"));
+    assert_success(&run);
+    assert!(
+        run.stderr.contains(&format!(
+            "Using the API server {} (from {kubeconfig}), verifying it with the CA of certificate-authority-data of {kubeconfig}",
+            node.api.url
+        )),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn an_apiserver_url_env_without_its_port_is_an_error_naming_the_file() {
+    let node = node_with_mirror_secret();
+    let env = node.path("kubernetes/apiserver-url.env");
+    std::fs::write(
+        &env,
+        "KUBERNETES_SERVICE_HOST='127.0.0.1'\nKUBERNETES_SERVICE_PORT=''\n",
+    )
+    .unwrap();
+    let mut args = node.local_args();
+    args.extend([
+        "--ca-file".into(),
+        node.path("ca.crt").display().to_string(),
+    ]);
+    let run = run_binary(&args, &request(IMAGE, "team-a"));
+    assert_failure(
+        &run,
+        &format!("{} has no KUBERNETES_SERVICE_PORT", env.display()),
+    );
+    assert!(node.api.requests().is_empty());
+}
+
+#[test]
+fn a_certificate_from_another_ca_is_refused_naming_the_ca_file() {
+    let node = node_with_mirror_secret();
+    let other = FakeApiServer::start();
+    std::fs::write(node.path("ca.crt"), &other.ca_pem).unwrap();
+    let run = node.run(&request(IMAGE, "team-a"), &[]);
+    assert_failure(
+        &run,
+        &format!("the CA of --ca-file {}", node.path("ca.crt").display()),
+    );
+}
+
+#[test]
+fn a_blocked_entry_without_mirrors_says_it_is_blocked() {
+    let node = node_with_mirror_secret();
+    node.write_registries_conf("[[registry]]\nlocation = \"docker.io\"\nblocked = true\n");
+    let run = node.run(&request(IMAGE, "team-a"), &[]);
+    assert_success(&run);
+    assert!(
+        run.stderr
+            .contains("Registry docker.io is blocked, CRI-O will not pull docker.io/library/nginx"),
+        "{}",
+        run.stderr
+    );
+    assert!(node.api.requests().is_empty());
+}
+
+#[test]
+fn the_number_of_secrets_read_is_singular_for_one() {
+    for (secrets, expected) in [
+        (&["other"][..], "(1 secret read)"),
+        (&["other", "more"], "(2 secrets read)"),
+    ] {
+        let node = Node::new();
+        for name in secrets {
+            let config = docker_config_json(&[("quay.io", "u", "p")]);
+            node.api.add_pull_secret("team-a", name, &config);
+        }
+        let run = node.run(&request(IMAGE, "team-a"), &[]);
+        assert_success(&run);
+        assert!(run.stderr.contains(expected), "{expected}: {}", run.stderr);
+    }
+}
+
+#[test]
+fn an_error_line_names_the_image_and_carries_its_fields() {
+    // A TLS failure: the CA file names another CA.
+    let node = node_with_mirror_secret();
+    let other = FakeApiServer::start();
+    std::fs::write(node.path("ca.crt"), &other.ca_pem).unwrap();
+    let run = node.run(&request(IMAGE, "team-a"), &[]);
+    let error = error_line(&run);
+    assert!(
+        error.contains(&format!("ERROR getting credentials for {IMAGE}: ")),
+        "{error}"
+    );
+    assert!(
+        error.ends_with(&format!(r#"image="{IMAGE}" namespace="team-a""#)),
+        "{error}"
+    );
+}
+
+#[test]
+fn a_timeout_names_the_image() {
+    let node = node_with_mirror_secret();
+    node.api.delay(Duration::from_secs(10));
+    let run = node.run(&request(IMAGE, "team-a"), &["--api-timeout", "1s"]);
+    assert_failure(
+        &run,
+        &format!("getting credentials for {IMAGE}: reading pull secrets"),
+    );
+}
+
+#[test]
+fn a_warning_of_a_run_carries_the_image_and_namespace_fields() {
+    let node = node_with_mirror_secret();
+    std::fs::write(node.path("config.json"), "not json").unwrap();
+    let run = node.run(&request(IMAGE, "team-a"), &[]);
+    assert_success(&run);
+    let warning = run
+        .stderr
+        .lines()
+        .find(|l| l.contains("WARN"))
+        .unwrap_or_else(|| panic!("{}", run.stderr));
+    assert!(
+        warning.contains(&format!(r#"image="{IMAGE}" namespace="team-a""#)),
+        "{warning}"
+    );
 }
 
 #[test]

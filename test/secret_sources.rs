@@ -256,37 +256,197 @@ fn a_forbidden_named_secret_that_would_serve_the_pull_fails_the_run_naming_the_r
     assert!(node.auth_dir_entries().is_empty());
 }
 
-#[test]
-fn a_forbidden_named_secret_is_skipped_with_a_warning_when_another_serves_the_pull() {
-    // OpenShift adds a generated `<sa>-dockercfg-<suffix>` secret for its internal registry to
-    // every service account; a Role naming only the mirror's secret does not cover it.
-    let node = node_without_rbac();
+/// OpenShift's generated pull secret of `default`, for its integrated registry only.
+const GENERATED: &str = "default-dockercfg-x7k2p";
+
+fn add_generated_dockercfg_secret(node: &Node) {
     node.api.add_secret(
         "team-a",
-        "default-dockercfg-x7k2p",
+        GENERATED,
         "kubernetes.io/dockercfg",
         ".dockercfg",
         r#"{"image-registry.openshift-image-registry.svc:5000":{"auth":"dTpw"}}"#,
     );
-    node.api.add_service_account(
-        "team-a",
-        "default",
-        &["default-dockercfg-x7k2p", "mirror-pull"],
-    );
-    node.grant_service_account_role(&["mirror-pull"]);
-    let run = node.run(
-        &request(IMAGE, "team-a"),
-        &["--secrets-from", "service-account"],
-    );
+}
+
+fn error_line(run: &Run) -> &str {
+    run.stderr
+        .lines()
+        .find(|l| l.contains("ERROR"))
+        .unwrap_or_default()
+}
+
+#[test]
+fn a_forbidden_named_secret_is_one_info_line_when_another_serves_the_pull() {
+    // OpenShift adds a generated `<sa>-dockercfg-<suffix>` secret for its internal registry to
+    // every service account; a Role naming only the mirror's secret does not cover it.
+    let node = node_without_rbac();
+    add_generated_dockercfg_secret(&node);
+    let run =
+        run_with_linked_secrets_readable(&node, &[GENERATED, "mirror-pull"], &["mirror-pull"]);
     assert_success(&run);
     assert_eq!(mirror_user(&node).as_deref(), Some("alice"));
-    let warnings: Vec<&str> = run.stderr.lines().filter(|l| l.contains("WARN")).collect();
-    assert_eq!(warnings.len(), 1, "{}", run.stderr);
+    assert!(!run.stderr.contains("WARN"), "{}", run.stderr);
+    let lines: Vec<&str> = run
+        .stderr
+        .lines()
+        .filter(|l| l.contains(GENERATED))
+        .collect();
+    assert_eq!(lines.len(), 1, "{}", run.stderr);
     assert!(
-        warnings[0].contains(r#"resourceNames: ["default-dockercfg-x7k2p"]"#),
+        lines[0].contains("INFO") && lines[0].contains("not needed"),
         "{}",
-        warnings[0]
+        lines[0]
     );
+    assert!(!lines[0].contains("Role rule"), "{}", lines[0]);
+}
+
+/// Runs `--secrets-from service-account` where `default` names `linked` and may read `readable`.
+fn run_with_linked_secrets_readable(node: &Node, linked: &[&str], readable: &[&str]) -> Run {
+    node.api.add_service_account("team-a", "default", linked);
+    node.grant_service_account_role(readable);
+    node.run(
+        &request(IMAGE, "team-a"),
+        &["--secrets-from", "service-account"],
+    )
+}
+
+#[test]
+fn a_mirror_key_without_the_port_fails_saying_no_key_matches_and_asks_for_no_rule() {
+    // The mirror is mirror.local:5000; the secret's key lacks the port.
+    let node = node_without_rbac();
+    let config = docker_config_json(&[("mirror.local", "alice", "pw-no-port")]);
+    node.api.add_pull_secret("team-a", "mirror-pull", &config);
+    add_generated_dockercfg_secret(&node);
+    let run =
+        run_with_linked_secrets_readable(&node, &[GENERATED, "mirror-pull"], &["mirror-pull"]);
+    assert_failure(
+        &run,
+        "no pull secret the pod may read has a key that serves",
+    );
+    let error = error_line(&run);
+    for expected in [
+        &format!("{MIRROR}/library/nginx") as &str,
+        r#"secret mirror-pull has keys "mirror.local""#,
+        GENERATED,
+        "could not be read",
+        "integrated registry",
+    ] {
+        assert!(error.contains(expected), "{expected:?} missing: {error}");
+    }
+    assert!(!error.contains("Role rule"), "{error}");
+    for secret in [
+        "pw-no-port",
+        &basic_auth("alice", "pw-no-port"),
+        &service_account_token("team-a"),
+    ] {
+        assert!(
+            !run.stderr.contains(secret),
+            "stderr shows a secret: {}",
+            run.stderr
+        );
+    }
+}
+
+#[test]
+fn every_forbidden_secret_that_could_serve_the_pull_is_named_with_its_rule() {
+    let node = node_without_rbac();
+    for name in ["first", "second"] {
+        let config = docker_config_json(&[(MIRROR, "u", "pw")]);
+        node.api.add_pull_secret("team-a", name, &config);
+    }
+    let config = docker_config_json(&[("other.io", "bob", "pw")]);
+    node.api.add_pull_secret("team-a", "other", &config);
+    let run = run_with_linked_secrets_readable(&node, &["first", "other", "second"], &["other"]);
+    assert_failure(&run, "could not be read");
+    let error = error_line(&run);
+    for name in ["first", "second"] {
+        assert!(
+            error.contains(&format!(
+                r#"resources: ["secrets"], verbs: ["get"], resourceNames: ["{name}"]"#
+            )),
+            "{name}: {error}"
+        );
+    }
+    assert!(
+        error.contains(r#"secret other has keys "other.io""#),
+        "{error}"
+    );
+}
+
+#[test]
+fn a_generated_dockercfg_secret_gets_its_rule_when_a_mirror_is_the_integrated_registry() {
+    let node = node_without_rbac();
+    node.write_registries_conf(
+        "[[registry]]\nlocation = \"docker.io\"\n[[registry.mirror]]\nlocation = \"image-registry.openshift-image-registry.svc:5000/mirror\"\n",
+    );
+    add_generated_dockercfg_secret(&node);
+    let run =
+        run_with_linked_secrets_readable(&node, &[GENERATED, "mirror-pull"], &["mirror-pull"]);
+    assert_failure(
+        &run,
+        &format!(r#"resources: ["secrets"], verbs: ["get"], resourceNames: ["{GENERATED}"]"#),
+    );
+}
+
+#[test]
+fn debug_lists_every_secret_read_and_its_keys() {
+    let node = node_without_rbac();
+    let config = docker_config_json(&[("other.io", "bob", "pw-other")]);
+    node.api.add_pull_secret("team-a", "other", &config);
+    node.api
+        .add_service_account("team-a", "default", &["mirror-pull", "other"]);
+    node.grant_service_account_role(&["mirror-pull", "other"]);
+    let run = node.run(
+        &request(IMAGE, "team-a"),
+        &["--secrets-from", "service-account", "--log-level", "debug"],
+    );
+    assert_success(&run);
+    for expected in [
+        format!(r#"Read pull secret mirror-pull with keys "{MIRROR}""#),
+        r#"Read pull secret other with keys "other.io""#.to_string(),
+    ] {
+        assert!(run.stderr.contains(&expected), "{expected}: {}", run.stderr);
+    }
+    for secret in [
+        "pw-other",
+        &basic_auth("bob", "pw-other"),
+        &service_account_token("team-a"),
+    ] {
+        assert!(
+            !run.stderr.contains(secret),
+            "stderr shows a secret: {}",
+            run.stderr
+        );
+    }
+}
+
+#[test]
+fn pod_mode_asks_for_the_pods_rule_of_its_contrib_role() {
+    let node = node_without_rbac();
+    node.api
+        .add_pod("team-a", POD_NAME, POD_UID, &["mirror-pull"]);
+    let run = node.run(&request(IMAGE, "team-a"), &["--secrets-from", "pod"]);
+    assert_failure(
+        &run,
+        r#"needs a Role rule {apiGroups: [""], resources: ["pods"], verbs: ["get"]}"#,
+    );
+}
+
+#[test]
+fn auto_names_the_service_account_read_that_failed_after_the_forbidden_list() {
+    let node = node_without_rbac();
+    node.api
+        .add_service_account("team-a", "default", &["mirror-pull"]);
+    node.grant_service_account_role(&["mirror-pull"]);
+    node.api
+        .fail_path("/api/v1/namespaces/team-a/serviceaccounts/default", 500);
+    let run = node.run(&request(IMAGE, "team-a"), &[]);
+    assert_failure(
+        &run,
+        "reading the pull secrets service account default names (--secrets-from auto, listing secrets in namespace team-a is forbidden): reading service account \"default\"",
+    );
+    assert!(error_line(&run).contains("HTTP 500"), "{}", run.stderr);
 }
 
 #[test]
@@ -407,7 +567,7 @@ fn auto_without_any_role_fails_naming_both_ways() {
     let run = node.run(&request(IMAGE, "team-a"), &[]);
     assert_failure(
         &run,
-        "listing secrets in namespace team-a is forbidden (--secrets-from auto)",
+        "reading the pull secrets service account default names (--secrets-from auto, listing secrets in namespace team-a is forbidden)",
     );
     assert!(
         run.stderr.contains(r#"resources: ["serviceaccounts"]"#),

@@ -30,7 +30,7 @@ The response is on standard output, with or without an auth file written.
 The run failed: one ERROR line on standard error and in the journal says what and where.
 .TP
 \fB2\fR
-Usage error: one line on standard error names the option.
+Usage error: one line on standard error and in the journal (priority err) names the option.
 .SH FILES
 .TP
 \fI/etc/crio/crio\-credential\-provider.conf\fR and \fI/etc/crio/crio\-credential\-provider.conf.d/*.conf\fR
@@ -56,7 +56,8 @@ Read, the first that exists: the API server's URL and CA only, never its credent
 Every line goes to standard error and, when its socket answers, to journald with
 \fBSYSLOG_IDENTIFIER=crio\-credential\-provider\fR and, where known, the fields \fBIMAGE\fR,
 \fBNAMESPACE\fR, \fBMIRRORS\fR, \fBAUTH_FILE\fR, \fBSECRET\fR, \fBKEY\fR, \fBPREFIX\fR,
-\fBREMOVED\fR and \fBURL\fR: \fBjournalctl \-t crio\-credential\-provider IMAGE=docker.io/library/nginx\fR.
+\fBREMOVED\fR and \fBURL\fR: \fBjournalctl \-t crio\-credential\-provider IMAGE=docker.io/library/nginx\fR
+shows every line of the runs for that image, their warnings and errors included.
 No line holds a password, an auth value or a token.
 .SH "SEE ALSO"
 \fBcrio\-credential\-provider\-mirrors\fR(8), \fBcrio\fR(8), \fBcontainers\-registries.conf\fR(5),

@@ -15,7 +15,7 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
 use super::endpoint::Endpoint;
-use super::token::PodClaim;
+use super::token::{PodClaim, TokenClaims};
 use crate::logging;
 use crate::secrets::SecretType;
 
@@ -116,7 +116,11 @@ pub fn status_code(error: &anyhow::Error) -> Option<u16> {
 pub struct Client {
     client: kube::Client,
     url: String,
+    /// Where the URL and the CA came from (`Endpoint::sources`), for a failed connection.
+    sources: String,
     namespace: String,
+    /// The pull's, for the log.
+    image: String,
     /// For each request, and for all of a run's requests together.
     timeout: Duration,
 }
@@ -125,7 +129,8 @@ impl Client {
     pub fn new(
         endpoint: &Endpoint,
         token: &SecretString,
-        namespace: &str,
+        claims: &TokenClaims,
+        image: &str,
         timeout: Duration,
     ) -> Result<Self> {
         let uri: http::Uri = endpoint
@@ -133,7 +138,7 @@ impl Client {
             .parse()
             .with_context(|| format!("parsing API server URL {:?}", endpoint.url))?;
         let mut config = kube::Config::new(uri);
-        config.root_cert = endpoint.roots.clone();
+        config.root_cert = endpoint.roots.as_ref().map(|(roots, _)| roots.clone());
         config.accept_invalid_certs = endpoint.roots.is_none();
         config.auth_info.token = Some(token.clone());
         config.connect_timeout = Some(timeout);
@@ -145,7 +150,9 @@ impl Client {
         Ok(Client {
             client,
             url: endpoint.url.clone(),
-            namespace: namespace.to_string(),
+            sources: endpoint.sources(),
+            namespace: claims.namespace.clone(),
+            image: image.to_string(),
             timeout,
         })
     }
@@ -158,6 +165,10 @@ impl Client {
         &self.namespace
     }
 
+    pub fn image(&self) -> &str {
+        &self.image
+    }
+
     pub fn timeout(&self) -> Duration {
         self.timeout
     }
@@ -166,8 +177,9 @@ impl Client {
         Request::new(format!("/api/v1/namespaces/{}/{resource}", self.namespace))
     }
 
-    /// Sends `request`; an error names `what` was asked, the API server and what it answered. A
-    /// redirect is never followed (the token goes to the configured server only), and an answer
+    /// Sends `request`; an error names `what` was asked, the API server and what it answered, or,
+    /// when no answer came (refused, TLS), also where the URL and the CA came from. A redirect is
+    /// never followed (the token goes to the configured server only), and an answer
     /// larger than `MAX_RESPONSE_BYTES` is refused while it is read.
     async fn send<T: DeserializeOwned>(
         &self,
@@ -180,7 +192,7 @@ impl Client {
             .client
             .send(request.map(kube::client::Body::from))
             .await
-            .with_context(|| what.clone())?;
+            .with_context(|| format!("{what} {}", self.sources))?;
         let status = response.status();
         if status.is_redirection() {
             let location = response

@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result, bail, ensure};
+use anyhow::{Context, Result, anyhow, bail, ensure};
 
 use super::ApiSettings;
 use crate::files;
@@ -19,19 +19,39 @@ const NODE_KUBECONFIGS: [&str; 3] = [
 
 const FALLBACK_SERVER: &str = "https://localhost:6443";
 
-/// Where the API server is and how to trust it.
+/// Where the API server is and how to trust it, and where each came from.
 #[derive(Debug)]
 pub struct Endpoint {
     pub url: String,
-    /// DER certificates to trust; `None` only with `--insecure-skip-tls-verify`.
-    pub roots: Option<Vec<Vec<u8>>>,
+    /// `--api-server`, the path of the file that named it, or the fallback.
+    pub url_origin: String,
+    /// DER certificates to trust, and where they came from (`--ca-file <path>`, the kubeconfig's
+    /// field); `None` only with `--insecure-skip-tls-verify`.
+    pub roots: Option<(Vec<Vec<u8>>, String)>,
+}
+
+impl Endpoint {
+    /// Where the URL came from and how the server is verified, to follow the URL in a message.
+    pub fn sources(&self) -> String {
+        match &self.roots {
+            Some((_, ca_origin)) => format!(
+                "(from {}), verifying it with the CA of {ca_origin}",
+                self.url_origin
+            ),
+            None => format!(
+                "(from {}) without verifying its certificate (--insecure-skip-tls-verify)",
+                self.url_origin
+            ),
+        }
+    }
 }
 
 /// The server URL and CA the node's kubeconfig names; never its credentials.
 struct KubeconfigCluster {
     path: PathBuf,
     server: Option<String>,
-    ca_pem: Option<Vec<u8>>,
+    /// The PEM and which field of the kubeconfig gave it.
+    ca: Option<(Vec<u8>, String)>,
 }
 
 pub fn endpoint(settings: &ApiSettings) -> Result<Endpoint> {
@@ -60,41 +80,45 @@ pub fn endpoint(settings: &ApiSettings) -> Result<Endpoint> {
     {
         (server, path.display().to_string())
     } else {
-        (FALLBACK_SERVER.to_string(), "the default".to_string())
+        (
+            FALLBACK_SERVER.to_string(),
+            "the fallback: no --api-server, apiserver-url.env or kubeconfig server".to_string(),
+        )
     };
     require_https(&url).with_context(|| format!("the API server URL from {origin}"))?;
     if settings.insecure_skip_tls_verify {
-        return Ok(Endpoint { url, roots: None });
+        return Ok(Endpoint {
+            url,
+            url_origin: origin,
+            roots: None,
+        });
     }
-    let (pem, origin) = match (&settings.ca_file, &kubeconfig) {
+    let (pem, ca_origin) = match (&settings.ca_file, kubeconfig) {
         (Some(path), _) => (
             std::fs::read(path).with_context(|| format!("reading CA file {}", path.display()))?,
-            path.display().to_string(),
+            format!("--ca-file {}", path.display()),
         ),
         (
             None,
             Some(KubeconfigCluster {
-                path,
-                ca_pem: Some(pem),
+                ca: Some((pem, ca_origin)),
                 ..
             }),
-        ) => (
-            pem.clone(),
-            format!("the certificate authority of {}", path.display()),
-        ),
+        ) => (pem, ca_origin),
         (None, found) => bail!(
             "no CA to verify the API server {url} with: {}; pass --ca-file or --kubeconfig \
              (or --insecure-skip-tls-verify to not verify)",
-            match found {
+            match &found {
                 Some(k) => format!("{} has no certificate-authority(-data)", k.path.display()),
                 None => format!("none of {} exists", NODE_KUBECONFIGS.join(", ")),
             }
         ),
     };
-    let roots = certificates(&pem).with_context(|| format!("reading {origin}"))?;
+    let roots = certificates(&pem).with_context(|| format!("reading {ca_origin}"))?;
     Ok(Endpoint {
         url,
-        roots: Some(roots),
+        url_origin: origin,
+        roots: Some((roots, ca_origin)),
     })
 }
 
@@ -158,59 +182,73 @@ fn read_kubeconfig(path: &Path) -> Result<KubeconfigCluster> {
         return Ok(KubeconfigCluster {
             path: path.to_path_buf(),
             server: None,
-            ca_pem: None,
+            ca: None,
         });
     };
-    let ca_pem = match (
+    let ca = match (
         &cluster.certificate_authority_data,
         &cluster.certificate_authority,
     ) {
-        (Some(data), _) => Some(
+        (Some(data), _) => Some((
             base64::Engine::decode(&base64::engine::general_purpose::STANDARD, data.trim())
                 .with_context(|| {
                     format!("decoding certificate-authority-data of {}", path.display())
                 })?,
-        ),
-        (None, Some(file)) => Some(std::fs::read(file).with_context(|| {
-            format!(
-                "reading certificate-authority {file} named by {}",
-                path.display()
-            )
-        })?),
+            format!("certificate-authority-data of {}", path.display()),
+        )),
+        (None, Some(file)) => {
+            let origin = format!("certificate-authority {file} named by {}", path.display());
+            let pem = std::fs::read(file).with_context(|| format!("reading {origin}"))?;
+            Some((pem, origin))
+        }
         (None, None) => None,
     };
     Ok(KubeconfigCluster {
         path: path.to_path_buf(),
         server: cluster.server.clone(),
-        ca_pem,
+        ca,
     })
 }
 
 /// `KUBERNETES_SERVICE_HOST`/`_PORT` of OpenShift's `apiserver-url.env` as a URL; `None` when the
-/// file or either key is missing.
+/// file is missing. A file without either value is an error: it is meant to name the server, and
+/// another source would be a guess.
 fn read_apiserver_url_env(path: &Path) -> Result<Option<String>> {
     let read = files::absent_if_missing(files::read_regular(path, 64 * 1024));
     let Some(bytes) = read.with_context(|| format!("reading {}", path.display()))? else {
         return Ok(None);
     };
-    Ok(apiserver_url(&String::from_utf8_lossy(&bytes)))
+    apiserver_url(&String::from_utf8_lossy(&bytes))
+        .map(Some)
+        .map_err(|key| {
+            anyhow!(
+                "{} has no {key} value, so it names no API server (remove the file to use the \
+                 kubeconfig's server)",
+                path.display()
+            )
+        })
 }
 
-fn apiserver_url(env_file: &str) -> Option<String> {
-    let value = |key: &str| {
-        env_file.lines().find_map(|line| {
-            let (name, value) = line.trim().split_once('=')?;
-            (name.trim() == key).then(|| unquote(value.trim()).to_string())
-        })
+/// The URL, or the key whose value is missing or empty.
+fn apiserver_url(env_file: &str) -> Result<String, &'static str> {
+    let value = |key: &'static str| {
+        env_file
+            .lines()
+            .find_map(|line| {
+                let (name, value) = line.trim().split_once('=')?;
+                (name.trim() == key).then(|| unquote(value.trim()).to_string())
+            })
+            .filter(|value| !value.is_empty())
+            .ok_or(key)
     };
-    let host = value("KUBERNETES_SERVICE_HOST").filter(|h| !h.is_empty())?;
-    let port = value("KUBERNETES_SERVICE_PORT").filter(|p| !p.is_empty())?;
+    let host = value("KUBERNETES_SERVICE_HOST")?;
+    let port = value("KUBERNETES_SERVICE_PORT")?;
     let host = if host.contains(':') && !host.starts_with('[') {
         format!("[{host}]")
     } else {
         host
     };
-    Some(format!("https://{host}:{port}"))
+    Ok(format!("https://{host}:{port}"))
 }
 
 fn unquote(value: &str) -> &str {
@@ -234,26 +272,28 @@ mod tests {
         let env = "KUBERNETES_SERVICE_HOST='api-int.example.com'\nKUBERNETES_SERVICE_PORT='6443'\n";
         assert_eq!(
             apiserver_url(env).as_deref(),
-            Some("https://api-int.example.com:6443")
+            Ok("https://api-int.example.com:6443")
         );
         let env = "KUBERNETES_SERVICE_HOST=\"h\"\nKUBERNETES_SERVICE_PORT=443";
-        assert_eq!(apiserver_url(env).as_deref(), Some("https://h:443"));
+        assert_eq!(apiserver_url(env).as_deref(), Ok("https://h:443"));
     }
 
     #[test]
     fn ipv6_hosts_get_brackets() {
         let env = "KUBERNETES_SERVICE_HOST='fd00::1'\nKUBERNETES_SERVICE_PORT='6443'\n";
-        assert_eq!(
-            apiserver_url(env).as_deref(),
-            Some("https://[fd00::1]:6443")
-        );
+        assert_eq!(apiserver_url(env).as_deref(), Ok("https://[fd00::1]:6443"));
     }
 
     #[test]
-    fn missing_host_or_port_means_no_url() {
-        assert_eq!(apiserver_url("KUBERNETES_SERVICE_HOST='h'\n"), None);
-        assert_eq!(apiserver_url("KUBERNETES_SERVICE_PORT='1'\n"), None);
-        assert_eq!(apiserver_url(""), None);
+    fn a_missing_or_empty_host_or_port_is_named() {
+        let port = "KUBERNETES_SERVICE_PORT";
+        let host = "KUBERNETES_SERVICE_HOST";
+        assert_eq!(apiserver_url("KUBERNETES_SERVICE_HOST='h'\n"), Err(port));
+        assert_eq!(
+            apiserver_url("KUBERNETES_SERVICE_HOST=''\nKUBERNETES_SERVICE_PORT='1'\n"),
+            Err(host)
+        );
+        assert_eq!(apiserver_url(""), Err(host));
     }
 
     #[test]

@@ -13,9 +13,9 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, ensure};
 use secrecy::SecretString;
-use tracing::warn;
+use tracing::{info, warn};
 
-pub use secret_sources::SecretsFrom;
+pub use secret_sources::{ForbiddenSecret, SecretsFrom};
 pub use token::{TokenClaims, token_claims};
 
 use crate::duration;
@@ -56,30 +56,45 @@ pub fn timeout(text: &str) -> Result<Duration> {
     Ok(timeout)
 }
 
-/// The pull secrets a pod may use, and why each named one its Role forbids could not be read.
+/// The pull secrets a pod may use, and each named one its Role forbids.
 pub struct PodPullSecrets {
     /// Decoded, in precedence order: on equally specific keys the earlier secret wins.
     pub secrets: Vec<PullSecret>,
-    /// One error per named secret that could not be read (a 403, with the Role rule that would
-    /// allow the read). The caller decides: OpenShift names a generated `<sa>-dockercfg-*` secret
-    /// for its internal registry in every service account, which a Role naming only the mirrors'
-    /// pull secrets rightly does not cover, so a forbidden secret fails a run only when no
-    /// readable one serves the pull.
-    pub forbidden: Vec<anyhow::Error>,
+    /// The named secrets that could not be read (a 403). The caller decides: OpenShift names a
+    /// generated `<sa>-dockercfg-*` secret for its internal registry in every service account,
+    /// which a Role naming only the mirrors' pull secrets rightly does not cover, so a forbidden
+    /// secret fails a run only when no readable one serves the pull.
+    pub forbidden: Vec<ForbiddenSecret>,
 }
 
 /// The pod's pull secrets, read with its token as `settings.secrets_from` says, all within
-/// `settings.timeout`. A secret that does not decode is skipped with a warning naming it.
+/// `settings.timeout`. A secret that does not decode is skipped with a warning naming it. `image`
+/// is the pull's, for the log.
 pub fn read_pull_secrets(
     settings: &ApiSettings,
     token: &SecretString,
     claims: &TokenClaims,
+    image: &str,
 ) -> Result<PodPullSecrets> {
     let endpoint = endpoint::endpoint(settings)?;
-    if endpoint.roots.is_none() {
-        warn!(
+    let namespace = claims.namespace.as_str();
+    if endpoint.roots.is_some() {
+        info!(
+            image,
+            namespace,
             url = endpoint.url,
-            "Not verifying the API server's certificate (--insecure-skip-tls-verify)"
+            "Using the API server {} {}",
+            endpoint.url,
+            endpoint.sources()
+        );
+    } else {
+        warn!(
+            image,
+            namespace,
+            url = endpoint.url,
+            "Using the API server {} {}",
+            endpoint.url,
+            endpoint.sources()
         );
     }
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -87,22 +102,23 @@ pub fn read_pull_secrets(
         .build()
         .context("starting the async runtime")?;
     let fetched = runtime.block_on(async {
-        let client = client::Client::new(&endpoint, token, &claims.namespace, settings.timeout)?;
+        let client = client::Client::new(&endpoint, token, claims, image, settings.timeout)?;
         secret_sources::fetch(&client, settings.secrets_from, claims).await
     })?;
     Ok(PodPullSecrets {
-        secrets: decode(fetched.secrets, &claims.namespace),
+        secrets: decode(fetched.secrets, namespace, image),
         forbidden: fetched.forbidden,
     })
 }
 
 /// Decodes every secret read; one that fails is skipped with a warning naming it and the reason.
-fn decode(fetched: Vec<client::FetchedSecret>, namespace: &str) -> Vec<PullSecret> {
+fn decode(fetched: Vec<client::FetchedSecret>, namespace: &str, image: &str) -> Vec<PullSecret> {
     fetched
         .into_iter()
         .filter_map(|secret| {
             let Some(data) = secret.data else {
                 warn!(
+                    image,
                     namespace,
                     secret = secret.name,
                     "Skipping secret {}: it has no {} key",
@@ -114,6 +130,7 @@ fn decode(fetched: Vec<client::FetchedSecret>, namespace: &str) -> Vec<PullSecre
             secrets::decode(&secret.name, secret.secret_type, &data)
                 .inspect_err(|reason| {
                     warn!(
+                        image,
                         namespace,
                         secret = secret.name,
                         "Skipping secret {}: {reason}",

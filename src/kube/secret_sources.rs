@@ -9,6 +9,7 @@ use tracing::{info, warn};
 
 use super::client::{Client, FetchedSecret, status_code};
 use super::token::{TokenClaims, is_dns1123_subdomain};
+use crate::logging;
 use crate::secrets::SecretType;
 
 /// `--secrets-from`: where the pull secrets of a pod are found.
@@ -38,12 +39,68 @@ impl SecretsFrom {
     }
 }
 
-/// The pull secrets read, and why each named one the pod's Role forbids could not be read
-/// (`PodPullSecrets` says what the caller does with those).
+/// The pull secrets read, and each named one the pod's Role forbids (`PodPullSecrets` says what
+/// the caller does with those).
 pub(super) struct FetchedSecrets {
     /// In precedence order: on equally specific keys the earlier secret wins.
     pub secrets: Vec<FetchedSecret>,
-    pub forbidden: Vec<anyhow::Error>,
+    pub forbidden: Vec<ForbiddenSecret>,
+}
+
+/// A secret named in `imagePullSecrets` that the pod's Role does not let it read.
+pub struct ForbiddenSecret {
+    pub name: String,
+    /// The request and the API server's 403.
+    pub error: anyhow::Error,
+    /// The Role rule that would allow the read.
+    pub rule: String,
+}
+
+impl ForbiddenSecret {
+    /// Whether it could hold a credential for one of the image's `mirrors` (registries.conf
+    /// locations). Anything could, but the pull secret OpenShift generates for a service account:
+    /// it serves OpenShift's integrated registry only.
+    pub fn could_serve(&self, mirrors: &[String]) -> bool {
+        !is_openshift_generated_dockercfg(&self.name)
+            || mirrors.iter().any(|m| is_integrated_registry(m))
+    }
+}
+
+/// Whether `name` has the shape of the pull secret openshift-controller-manager generates for
+/// every service account, `<sa>-dockercfg-<suffix>`: release-4.22,
+/// pkg/internalregistry/controllers/service_account_controller.go `managedImagePullSecretName`
+/// (`names.SimpleNameGenerator.GenerateName(naming.GetName(sa, "dockercfg-", 58))`: five
+/// characters of apimachinery's `rand.String` alphabet, after a name cut to 58). Its
+/// `.dockercfg` holds one entry per URL of the integrated registry and nothing else
+/// (image_pull_secret_controller.go `dockerConfig`).
+fn is_openshift_generated_dockercfg(name: &str) -> bool {
+    const SUFFIX_ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
+    name.rsplit_once("-dockercfg-")
+        .is_some_and(|(base, suffix)| {
+            !base.is_empty()
+                && suffix.len() == 5
+                && suffix.bytes().all(|b| SUFFIX_ALPHABET.contains(&b))
+        })
+}
+
+/// Whether a registries.conf location is on OpenShift's integrated registry by one of the service
+/// names openshift-controller-manager writes into the generated pull secrets (release-4.22,
+/// pkg/internalregistry/controllers/registry_urls_observation_controller.go
+/// `urlsForInternalRegistryService`: `<service>.<namespace>.svc[.cluster.local]` of
+/// `image-registry` in `openshift-image-registry` and of the legacy `docker-registry` in
+/// `default`). Its ClusterIP and the extra `registryURLs` of the controller's config (the
+/// registry's routes) are not recognised.
+fn is_integrated_registry(location: &str) -> bool {
+    let host = location.split('/').next().unwrap_or_default();
+    let host = match host.rsplit_once(':') {
+        Some((host, port)) if port.bytes().all(|b| b.is_ascii_digit()) => host,
+        _ => host,
+    };
+    let service = host.strip_suffix(".cluster.local").unwrap_or(host);
+    matches!(
+        service,
+        "image-registry.openshift-image-registry.svc" | "docker-registry.default.svc"
+    )
 }
 
 /// The pod's pull secrets in precedence order: on equally specific keys the earlier secret wins.
@@ -64,6 +121,7 @@ pub(super) async fn fetch(
             SecretsFrom::Auto => match list(client).await {
                 Err(e) if status_code(&e) == Some(403) => {
                     info!(
+                        image = client.image(),
                         namespace = client.namespace(),
                         "Not allowed to list secrets in namespace {}, reading the pull secrets \
                          its service account names instead",
@@ -71,7 +129,14 @@ pub(super) async fn fetch(
                     );
                     from_service_account(client, claims).await.with_context(|| {
                         format!(
-                            "listing secrets in namespace {} is forbidden (--secrets-from auto)",
+                            "reading the pull secrets {} names (--secrets-from auto, listing \
+                             secrets in namespace {} is forbidden)",
+                            claims
+                                .service_account
+                                .as_ref()
+                                .map_or("the service account".into(), |a| {
+                                    format!("service account {a}")
+                                }),
                             client.namespace()
                         )
                     })
@@ -80,13 +145,41 @@ pub(super) async fn fetch(
             },
         }
     };
-    tokio::time::timeout(timeout, fetch).await.map_err(|_| {
+    let fetched = tokio::time::timeout(timeout, fetch).await.map_err(|_| {
         anyhow!(
             "reading pull secrets in namespace {} at {}: no answer within {timeout:?}",
             client.namespace(),
             client.url()
         )
-    })?
+    })?;
+    fetched.map_err(|e| with_audience(e, claims))
+}
+
+/// A rejected token (401) gets the likeliest cause beside the server's answer: an audience the
+/// API server does not accept.
+fn with_audience(error: anyhow::Error, claims: &TokenClaims) -> anyhow::Error {
+    if status_code(&error) != Some(401) {
+        return error;
+    }
+    let audiences: Vec<String> = claims
+        .audiences
+        .iter()
+        .map(|a| logging::quoted(a))
+        .collect();
+    let requested = match audiences.as_slice() {
+        [] => "the token names no audience; kubelet's tokenAttributes.serviceAccountTokenAudience"
+            .to_string(),
+        [one] => format!("the token was requested for the audience {one}, which"),
+        many => format!(
+            "the token was requested for the audiences {}, one of which",
+            many.join(", ")
+        ),
+    };
+    anyhow!(
+        "{}; {requested} must be one of the API server's --api-audiences (else the token expired, \
+         or its pod or service account is gone)",
+        logging::one_line(error.as_ref())
+    )
 }
 
 /// Both pull-secret types, listed concurrently.
@@ -123,7 +216,8 @@ async fn from_pod(client: &Client, claims: &TokenClaims) -> Result<FetchedSecret
     let names = client
         .pod_pull_secrets(pod)
         .await
-        .map_err(|e| with_rule(e, claims, "get", "pods", Some(&pod.name)))?;
+        // contrib/rbac/pod-pull-secrets.yaml: pod names are generated, so not by name.
+        .map_err(|e| with_rule(e, claims, "get", "pods", None))?;
     get_named(client, claims, names).await
 }
 
@@ -139,6 +233,7 @@ async fn get_named(
     for name in names {
         if !is_dns1123_subdomain(&name) {
             warn!(
+                image = client.image(),
                 namespace = client.namespace(),
                 "Skipping image pull secret {:?}: not a valid secret name",
                 name.escape_debug().to_string()
@@ -155,6 +250,7 @@ async fn get_named(
         match answer {
             Ok(Some(secret)) => secrets.push(secret),
             Ok(None) => warn!(
+                image = client.image(),
                 namespace = client.namespace(),
                 secret = name,
                 "Skipping image pull secret {name}: its type is neither {} nor {}",
@@ -162,14 +258,17 @@ async fn get_named(
                 SecretType::DockerCfg.type_name()
             ),
             Err(e) if status_code(&e) == Some(404) => warn!(
+                image = client.image(),
                 namespace = client.namespace(),
                 secret = name,
                 "Skipping image pull secret {name}: it does not exist in namespace {}",
                 client.namespace()
             ),
-            Err(e) if status_code(&e) == Some(403) => {
-                forbidden.push(with_rule(e, claims, "get", "secrets", Some(name)));
-            }
+            Err(e) if status_code(&e) == Some(403) => forbidden.push(ForbiddenSecret {
+                name: name.clone(),
+                error: e,
+                rule: rule(claims, "get", "secrets", Some(name)),
+            }),
             Err(e) => return Err(e),
         }
     }
@@ -194,11 +293,16 @@ fn with_rule(
     if status_code(&error) != Some(403) {
         return error;
     }
+    anyhow!("{error:#}; {}", rule(claims, verb, resource, name))
+}
+
+/// The Role rule that allows the pod's service account `verb` on `resource` (`name` only).
+fn rule(claims: &TokenClaims, verb: &str, resource: &str, name: Option<&str>) -> String {
     let names = name
         .map(|name| format!(", resourceNames: [\"{name}\"]"))
         .unwrap_or_default();
-    anyhow!(
-        "{error:#}; {} needs a Role rule {{apiGroups: [\"\"], resources: [\"{resource}\"], \
+    format!(
+        "{} needs a Role rule {{apiGroups: [\"\"], resources: [\"{resource}\"], \
          verbs: [\"{verb}\"]{names}}}",
         identity(claims)
     )
@@ -223,5 +327,40 @@ mod tests {
             error.to_string(),
             "takes auto, namespace, service-account or pod"
         );
+    }
+
+    #[test]
+    fn only_names_of_the_generated_shape_are_openshifts_generated_dockercfg_secrets() {
+        for generated in ["default-dockercfg-x7k2p", "builder-dockercfg-2b4zq"] {
+            assert!(is_openshift_generated_dockercfg(generated), "{generated}");
+        }
+        for other in [
+            "mirror-pull",
+            "-dockercfg-x7k2p",
+            "default-dockercfg-x7k2",
+            "default-dockercfg-x7k2pp",
+            "default-dockercfg-aeiou",
+            "default-dockercfg",
+        ] {
+            assert!(!is_openshift_generated_dockercfg(other), "{other}");
+        }
+    }
+
+    #[test]
+    fn the_integrated_registry_is_known_by_its_service_names_with_or_without_port_and_path() {
+        for location in [
+            "image-registry.openshift-image-registry.svc:5000",
+            "image-registry.openshift-image-registry.svc.cluster.local:5000/team-a",
+            "docker-registry.default.svc",
+        ] {
+            assert!(is_integrated_registry(location), "{location}");
+        }
+        for location in [
+            "mirror.example.com:5000",
+            "image-registry.openshift-image-registry.svc.example.com",
+            "registry.svc",
+        ] {
+            assert!(!is_integrated_registry(location), "{location}");
+        }
     }
 }

@@ -15,6 +15,8 @@ pub struct TokenClaims {
     pub service_account: Option<String>,
     /// `kubernetes.io.pod`: present in the tokens kubelet requests for a pod.
     pub pod: Option<PodClaim>,
+    /// `aud`: the audiences kubelet requested the token for (a string or an array of strings).
+    pub audiences: Vec<String>,
 }
 
 #[derive(Debug, PartialEq, Eq, Deserialize)]
@@ -41,6 +43,8 @@ pub fn token_claims(token: &SecretString) -> Result<TokenClaims> {
     struct Claims {
         #[serde(rename = "kubernetes.io")]
         kubernetes: Option<KubernetesClaims>,
+        /// Only for messages, so anything else than a string or strings is no audience.
+        aud: Option<serde_json::Value>,
     }
     #[derive(Deserialize)]
     struct KubernetesClaims {
@@ -75,6 +79,14 @@ pub fn token_claims(token: &SecretString) -> Result<TokenClaims> {
         pod: kubernetes
             .pod
             .filter(|pod| is_dns1123_subdomain(&pod.name) && !pod.uid.is_empty()),
+        audiences: match claims.aud {
+            Some(serde_json::Value::String(audience)) => vec![audience],
+            Some(serde_json::Value::Array(audiences)) => audiences
+                .into_iter()
+                .filter_map(|a| a.as_str().map(str::to_string))
+                .collect(),
+            _ => Vec::new(),
+        },
     })
 }
 
@@ -126,8 +138,25 @@ mod tests {
                     name: "app-7d9f".into(),
                     uid: "pod-uid".into()
                 }),
+                audiences: vec![],
             }
         );
+    }
+
+    #[test]
+    fn the_audience_claim_is_a_string_or_an_array_of_strings() {
+        let engine = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let with_aud = |aud: serde_json::Value| {
+            let payload = serde_json::json!({"aud": aud, "kubernetes.io": {"namespace": "team-a"}});
+            let token = SecretString::from(format!("h.{}.s", engine.encode(payload.to_string())));
+            token_claims(&token).unwrap().audiences
+        };
+        assert_eq!(with_aud(serde_json::json!("https://a")), ["https://a"]);
+        assert_eq!(
+            with_aud(serde_json::json!(["https://a", "https://b"])),
+            ["https://a", "https://b"]
+        );
+        assert!(with_aud(serde_json::json!(7)).is_empty());
     }
 
     #[test]

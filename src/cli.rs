@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use clap::{ArgAction, Args, Parser, Subcommand};
 
+use crate::check;
 use crate::kube::{self, ApiSettings, SecretsFrom};
 use crate::kubelet;
 use crate::logging;
@@ -56,6 +57,28 @@ enum CliSubcommand {
         #[arg(required = true, value_name = "IMAGE")]
         images: Vec<String>,
     },
+    /// Check this node's set-up, read-only: one line per check, OK, WARN or FAIL, and what to change
+    Check(Box<CheckArgs>),
+}
+
+/// `check`: the kubelet-mode flags (the run it checks) and where kubelet's and CRI-O's own
+/// configuration is.
+#[derive(Debug, Args)]
+struct CheckArgs {
+    #[command(flatten)]
+    kubelet_mode: KubeletModeArgs,
+    /// Kubelet's credential provider config [default: kubelet's --image-credential-provider-config, else the standard paths]
+    #[arg(long, value_name = "FILE")]
+    kubelet_provider_config: Option<PathBuf>,
+    /// CRI-O's main configuration file
+    #[arg(long, value_name = "FILE", default_value = check::DEFAULT_CRIO_CONFIG)]
+    crio_config: PathBuf,
+    /// CRI-O's drop-in configuration directory
+    #[arg(long, value_name = "DIR", default_value = check::DEFAULT_CRIO_CONFIG_DIR)]
+    crio_config_dir: PathBuf,
+    /// Print one JSON object per check instead of a line of text
+    #[arg(long)]
+    json: bool,
 }
 
 /// What to do, with the settings of the module that does it.
@@ -70,6 +93,9 @@ pub enum Command {
         sources: Sources,
         explain: bool,
         images: Vec<String>,
+    },
+    Check {
+        settings: Box<check::Settings>,
     },
     Version,
     VersionJson,
@@ -187,6 +213,24 @@ impl KubeletModeArgs {
     }
 }
 
+impl CheckArgs {
+    fn into_command(self) -> Command {
+        let provider = match self.kubelet_mode.into_command() {
+            Command::Provide { settings, .. } => settings,
+            other => unreachable!("kubelet-mode flags convert to kubelet mode, not {other:?}"),
+        };
+        Command::Check {
+            settings: Box::new(check::Settings {
+                provider,
+                kubelet_provider_config: self.kubelet_provider_config,
+                crio_config: self.crio_config,
+                crio_config_dir: self.crio_config_dir,
+                json: self.json,
+            }),
+        }
+    }
+}
+
 /// Parses the whole command line, program name first. A usage error is a `clap::Error`
 /// (exit code 2); `--help` and `mirrors --help` come back as one too (exit code 0).
 pub fn parse(
@@ -208,6 +252,7 @@ pub fn parse(
                 explain,
                 images,
             },
+            Some(CliSubcommand::Check(args)) => args.into_command(),
             None => cli.kubelet_mode.into_command(),
         }
     })
@@ -369,6 +414,42 @@ mod tests {
     }
 
     #[test]
+    fn check_takes_the_kubelet_mode_flags_and_its_own() {
+        let Command::Check { settings } = parse_args(&[
+            "check",
+            "--auth-dir",
+            "/a",
+            "--cache-duration=1m",
+            "--crio-config-dir",
+            "/c.d",
+            "--json",
+        ])
+        .unwrap() else {
+            panic!()
+        };
+        assert_eq!(settings.provider.auth_dir, PathBuf::from("/a"));
+        assert_eq!(settings.provider.cache_duration, "1m");
+        assert_eq!(settings.crio_config_dir, PathBuf::from("/c.d"));
+        assert!(settings.json);
+        assert!(usage_error(&["--auth-dir", "/a", "check"]).contains("check"));
+    }
+
+    #[test]
+    fn check_defaults_to_kubelets_config_and_crios_standard_files() {
+        let Command::Check { settings } = parse_args(&["check"]).unwrap() else {
+            panic!()
+        };
+        assert_eq!(settings.kubelet_provider_config, None);
+        assert_eq!(settings.crio_config, PathBuf::from("/etc/crio/crio.conf"));
+        assert_eq!(
+            settings.crio_config_dir,
+            PathBuf::from("/etc/crio/crio.conf.d")
+        );
+        assert!(!settings.json);
+        assert_eq!(settings.provider.auth_dir, PathBuf::from("/etc/crio/auth"));
+    }
+
+    #[test]
     fn help_is_answered_per_subcommand() {
         for (args, expected) in [
             (&["-h"][..], "--stale-after"),
@@ -376,6 +457,7 @@ mod tests {
             (&["mirrors", "-h"][..], "--explain"),
             (&["mirrors", "--help"][..], "--explain"),
             (&["mirrors", "a.io/x", "-h"][..], "--explain"),
+            (&["check", "-h"][..], "--kubelet-provider-config"),
         ] {
             let help = parse_args(args).expect_err("help is an early exit");
             assert_eq!(help.kind(), ErrorKind::DisplayHelp, "{args:?}");

@@ -11,7 +11,7 @@ use tracing_subscriber::prelude::*;
 
 const SYSLOG_IDENTIFIER: &str = "crio-credential-provider";
 
-const JOURNAL_SOCKET: &str = "/run/systemd/journal/socket";
+pub const JOURNAL_SOCKET: &str = "/run/systemd/journal/socket";
 
 /// The log level of a run, as written on the command line.
 pub const DEFAULT_LEVEL: &str = "info";

@@ -25,6 +25,10 @@ pub struct Endpoint {
     pub url: String,
     /// DER certificates to trust; `None` only with `--insecure-skip-tls-verify`.
     pub roots: Option<Vec<Vec<u8>>>,
+    /// Where the URL came from: `--api-server`, a file's path, or `the default`.
+    pub url_origin: String,
+    /// Where the CA came from; `None` with `roots`.
+    pub ca_origin: Option<String>,
 }
 
 /// The server URL and CA the node's kubeconfig names; never its credentials.
@@ -64,8 +68,14 @@ pub fn endpoint(settings: &ApiSettings) -> Result<Endpoint> {
     };
     require_https(&url).with_context(|| format!("the API server URL from {origin}"))?;
     if settings.insecure_skip_tls_verify {
-        return Ok(Endpoint { url, roots: None });
+        return Ok(Endpoint {
+            url,
+            roots: None,
+            url_origin: origin,
+            ca_origin: None,
+        });
     }
+    let url_origin = origin;
     let (pem, origin) = match (&settings.ca_file, &kubeconfig) {
         (Some(path), _) => (
             std::fs::read(path).with_context(|| format!("reading CA file {}", path.display()))?,
@@ -95,6 +105,8 @@ pub fn endpoint(settings: &ApiSettings) -> Result<Endpoint> {
     Ok(Endpoint {
         url,
         roots: Some(roots),
+        url_origin,
+        ca_origin: Some(origin),
     })
 }
 

@@ -11,6 +11,7 @@ use std::time::Duration;
 use clap::error::ErrorKind;
 use clap::{ArgAction, Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 
+use crate::check;
 use crate::config;
 use crate::kube::{self, ApiSettings, SecretsFrom};
 use crate::kubelet;
@@ -62,6 +63,28 @@ enum CliSubcommand {
         #[arg(required = true, value_name = "IMAGE")]
         images: Vec<String>,
     },
+    /// Check this node's set-up, read-only: one line per check, OK, WARN or FAIL, and what to change
+    Check(Box<CheckArgs>),
+}
+
+/// `check`: the kubelet-mode flags (the run it checks) and where kubelet's and CRI-O's own
+/// configuration is.
+#[derive(Debug, Args)]
+struct CheckArgs {
+    #[command(flatten)]
+    kubelet_mode: KubeletModeArgs,
+    /// Kubelet's credential provider config [default: kubelet's --image-credential-provider-config, else the standard paths]
+    #[arg(long, value_name = "FILE")]
+    kubelet_provider_config: Option<PathBuf>,
+    /// CRI-O's main configuration file
+    #[arg(long, value_name = "FILE", default_value = check::DEFAULT_CRIO_CONFIG)]
+    crio_config: PathBuf,
+    /// CRI-O's drop-in configuration directory
+    #[arg(long, value_name = "DIR", default_value = check::DEFAULT_CRIO_CONFIG_DIR)]
+    crio_config_dir: PathBuf,
+    /// Print one JSON object per check instead of a line of text
+    #[arg(long)]
+    json: bool,
 }
 
 /// What to do, with the settings of the module that does it.
@@ -76,6 +99,9 @@ pub enum Command {
         sources: Sources,
         explain: bool,
         images: Vec<String>,
+    },
+    Check {
+        settings: Box<check::Settings>,
     },
     Version,
     VersionJson,
@@ -181,7 +207,8 @@ impl From<ApiArgs> for ApiSettings {
 }
 
 impl KubeletModeArgs {
-    fn into_command(self) -> Command {
+    /// The run settings and the log level.
+    fn into_settings(self) -> (Settings, tracing::Level) {
         let settings = Settings {
             registries: self.registries.into(),
             auth_dir: self.auth_dir,
@@ -193,9 +220,30 @@ impl KubeletModeArgs {
             selinuxfs: self.selinuxfs,
             scope_pulled_images: self.scope_pulled_images,
         };
+        (settings, self.log_level)
+    }
+
+    fn into_command(self) -> Command {
+        let (settings, log_level) = self.into_settings();
         Command::Provide {
             settings: Box::new(settings),
-            log_level: self.log_level,
+            log_level,
+        }
+    }
+}
+
+impl CheckArgs {
+    fn into_command(self) -> Command {
+        let (provider, _log_level) = self.kubelet_mode.into_settings();
+        Command::Check {
+            settings: Box::new(check::Settings {
+                provider: Box::new(provider),
+                kubelet_provider_config: self.kubelet_provider_config,
+                crio_config: self.crio_config,
+                crio_config_dir: self.crio_config_dir,
+                json: self.json,
+                kubelet_mode,
+            }),
         }
     }
 }
@@ -238,6 +286,7 @@ pub fn parse(
                 explain,
                 images,
             },
+            Some(CliSubcommand::Check(args)) => args.into_command(),
             None => cli.kubelet_mode.into_command(),
         }
     };
@@ -245,6 +294,28 @@ pub fn parse(
         command,
         configuration: configuration.files,
     })
+}
+
+/// What a kubelet-mode run makes of `args` (program name first), for `check`: its settings, or
+/// why every such run fails, as a sentence.
+fn kubelet_mode(args: Vec<String>) -> Result<Settings, String> {
+    match parse(args) {
+        Ok(Invocation {
+            command: Command::Provide { settings, .. },
+            ..
+        }) => Ok(*settings),
+        Ok(_) => Err(
+            "the args choose another command than kubelet mode: every run answers nothing"
+                .to_string(),
+        ),
+        Err(e) if e.use_stderr() => Err(format!(
+            "every run fails with exit code 2: {}",
+            usage_error_line(&e)
+        )),
+        Err(_) => {
+            Err("every run fails with exit code 2: the args ask for the help text".to_string())
+        }
+    }
 }
 
 /// `--config` as given, read before the command line is parsed: the file's values are the flags'
@@ -473,6 +544,42 @@ mod tests {
     }
 
     #[test]
+    fn check_takes_the_kubelet_mode_flags_and_its_own() {
+        let Command::Check { settings } = parse_args(&[
+            "check",
+            "--auth-dir",
+            "/a",
+            "--cache-duration=1m",
+            "--crio-config-dir",
+            "/c.d",
+            "--json",
+        ])
+        .unwrap() else {
+            panic!()
+        };
+        assert_eq!(settings.provider.auth_dir, PathBuf::from("/a"));
+        assert_eq!(settings.provider.cache_duration, "1m");
+        assert_eq!(settings.crio_config_dir, PathBuf::from("/c.d"));
+        assert!(settings.json);
+        assert!(usage_error(&["--auth-dir", "/a", "check"]).contains("check"));
+    }
+
+    #[test]
+    fn check_defaults_to_kubelets_config_and_crios_standard_files() {
+        let Command::Check { settings } = parse_args(&["check"]).unwrap() else {
+            panic!()
+        };
+        assert_eq!(settings.kubelet_provider_config, None);
+        assert_eq!(settings.crio_config, PathBuf::from("/etc/crio/crio.conf"));
+        assert_eq!(
+            settings.crio_config_dir,
+            PathBuf::from("/etc/crio/crio.conf.d")
+        );
+        assert!(!settings.json);
+        assert_eq!(settings.provider.auth_dir, PathBuf::from("/etc/crio/auth"));
+    }
+
+    #[test]
     fn help_is_answered_per_subcommand() {
         for (args, expected) in [
             (&["-h"][..], "--stale-after"),
@@ -480,6 +587,7 @@ mod tests {
             (&["mirrors", "-h"][..], "--explain"),
             (&["mirrors", "--help"][..], "--explain"),
             (&["mirrors", "a.io/x", "-h"][..], "--explain"),
+            (&["check", "-h"][..], "--kubelet-provider-config"),
         ] {
             let help = parse_args(args).expect_err("help is an early exit");
             assert_eq!(help.kind(), ErrorKind::DisplayHelp, "{args:?}");

@@ -2,8 +2,8 @@
 //! pull secrets for registry mirrors into the auth file CRI-O reads for that one pull.
 //!
 //! `run` is the whole program (`main.rs` only calls it): `cli` turns the command line into the
-//! settings of the module that does the work, `provider` (kubelet mode) or `mirrors`. The fuzz
-//! targets (`fuzz/`) reach the parsers through `fuzzing`, and nothing else is public.
+//! settings of the module that does the work, `provider` (kubelet mode), `mirrors` or `check`.
+//! The fuzz targets (`fuzz/`) reach the parsers through `fuzzing`, and nothing else is public.
 
 #[cfg(all(feature = "rustls", feature = "openssl"))]
 compile_error!("choose one TLS backend: the features rustls and openssl exclude each other");
@@ -11,6 +11,7 @@ compile_error!("choose one TLS backend: the features rustls and openssl exclude 
 compile_error!("choose a TLS backend: feature rustls (the default) or openssl");
 
 mod authfile;
+mod check;
 mod cli;
 mod config;
 mod duration;
@@ -82,6 +83,18 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
                         "crio-credential-provider: {}",
                         logging::one_line(e.as_ref())
                     );
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        cli::Command::Check { settings } => {
+            // Before anything else runs, so before any thread exists.
+            kube::prepare_tls();
+            match check::run(&settings, &mut std::io::stdout().lock()) {
+                Ok(true) => ExitCode::SUCCESS,
+                Ok(false) => ExitCode::FAILURE,
+                Err(e) => {
+                    eprintln!("crio-credential-provider: writing the check's lines to stdout: {e}");
                     ExitCode::FAILURE
                 }
             }

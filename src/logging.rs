@@ -11,7 +11,7 @@ use tracing_subscriber::prelude::*;
 
 const SYSLOG_IDENTIFIER: &str = "crio-credential-provider";
 
-const JOURNAL_SOCKET: &str = "/run/systemd/journal/socket";
+pub const JOURNAL_SOCKET: &str = "/run/systemd/journal/socket";
 
 /// The log level of a run, as written on the command line.
 pub const DEFAULT_LEVEL: &str = "info";
@@ -97,9 +97,9 @@ pub fn quoted(text: &str) -> String {
     format!("\"{}\"{more}", head.escape_debug())
 }
 
-/// `n` things in words: "1 secret", "2 secrets".
-pub fn count(n: usize, thing: &str) -> String {
-    format!("{n} {thing}{}", if n == 1 { "" } else { "s" })
+/// `n` things in words: "1 secret", "2 secrets" (`count(2, "entry", "entries")`).
+pub fn count(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 /// An error and its causes as one line, each said once: hyper's and kube's errors repeat their
@@ -199,9 +199,9 @@ mod tests {
 
     #[test]
     fn one_thing_is_singular_and_any_other_number_plural() {
-        assert_eq!(count(0, "secret"), "0 secrets");
-        assert_eq!(count(1, "secret"), "1 secret");
-        assert_eq!(count(2, "stale file"), "2 stale files");
+        assert_eq!(count(0, "secret", "secrets"), "0 secrets");
+        assert_eq!(count(1, "secret", "secrets"), "1 secret");
+        assert_eq!(count(2, "entry", "entries"), "2 entries");
     }
 
     #[test]

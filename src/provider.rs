@@ -237,7 +237,7 @@ fn auth_file_content(
             namespace,
             mirrors,
             "No pull secret in namespace {namespace} matches the mirrors of {image} ({} read), no auth file written",
-            logging::count(pull_secrets.len(), "secret")
+            logging::count(pull_secrets.len(), "secret", "secrets")
         );
         return Ok(None);
     }
@@ -422,7 +422,7 @@ fn clean(dir: &AuthDir, settings: &Settings, pull: &Pull) {
         Ok(removed) => info!(
             removed,
             "Removed {} from {}",
-            logging::count(removed, "stale file"),
+            logging::count(removed, "stale file", "stale files"),
             settings.auth_dir.display()
         ),
         Err(e) => warn!(

@@ -1,6 +1,7 @@
-//! The manual pages, rendered from the clap definition: `crio-credential-provider(8)` and
-//! `crio-credential-provider-mirrors(8)`, committed under docs/man/ and installed by the RPM. A
-//! test keeps them current; `make man` rewrites them after a change of the flags or the text here.
+//! The manual pages, rendered from the clap definition: `crio-credential-provider(8)`,
+//! `crio-credential-provider-mirrors(8)` and `crio-credential-provider-check(8)`, committed under
+//! docs/man/ and installed by the RPM. A test keeps them current; `make man` rewrites them after a
+//! change of the flags or the text here.
 
 use std::path::PathBuf;
 
@@ -79,17 +80,50 @@ Usage error, on the command line or in the configuration file (\fBcrio\-credenti
 \fBcrio\-credential\-provider\fR(8), \fBcontainers\-registries.conf\fR(5)
 "#;
 
+const CHECK_SECTIONS: &str = r#".SH CHECKS
+One line per check, in this order: \fBregistries\fR (registries.conf and its drop\-ins, the
+prefixes with mirrors), \fBkubelet\-config\fR (kubelet's credential provider config, which file and
+why, as kubelet decodes and validates it), \fBkubelet\-provider\fR (this provider's entry, its
+apiVersion and tokenAttributes), \fBkubelet\-args\fR (its args, read as this program reads them),
+\fBkubelet\-cache\fR (no \fB\-\-cache\-duration\fR), \fBkubelet\-match\-images\fR (every prefix with
+mirrors matched, as kubelet matches), \fBcrio\-config\fR, \fBcrio\-auth\-dir\fR (CRI\-O's
+\fBnamespaced_auth_dir\fR is \fB\-\-auth\-dir\fR), \fBcrio\-version\fR (1.34.3 or later),
+\fBauth\-dir\fR (the checks a run makes), \fBapi\-server\fR (the URL and the CA, and where each
+came from), \fBapi\-tls\fR (a verified handshake), \fBapi\-version\fR (\fBGET /version\fR without
+credentials), \fBjournald\fR and \fBglobal\-pull\-secret\fR. Each line is \fBOK\fR, \fBWARN\fR or
+\fBFAIL\fR, the check's name, what was found, and after \fB\->\fR what to change in which file.
+A part that is not installed is a WARN. Nothing is written, and no credential is sent or printed.
+Run it as root on the node (OpenShift: \fBoc debug node/\fR\fINODE\fR \fB\-\- chroot /host
+crio\-credential\-provider check\fR) with the flags of the provider's args.
+.SH "EXIT STATUS"
+.TP
+\fB0\fR
+No check failed (warnings allowed).
+.TP
+\fB1\fR
+At least one check failed.
+.TP
+\fB2\fR
+Usage error.
+.SH "SEE ALSO"
+\fBcrio\-credential\-provider\fR(8), \fBcrio.conf\fR(5), \fBcontainers\-registries.conf\fR(5)
+"#;
+
 /// Each page's file name under docs/man/ and its content.
 fn pages() -> Vec<(String, String)> {
     let mut command = Cli::command();
     command.build();
-    let mirrors = command
-        .find_subcommand("mirrors")
-        .expect("the mirrors subcommand")
-        .clone();
+    let subcommand = |name: &str| {
+        command
+            .find_subcommand(name)
+            .unwrap_or_else(|| panic!("the {name} subcommand"))
+            .clone()
+    };
+    let (mirrors, check) = (subcommand("mirrors"), subcommand("check"));
     [
         (command, KUBELET_MODE_SECTIONS),
         (mirrors, MIRRORS_SECTIONS),
+        (check, CHECK_SECTIONS),
     ]
     .into_iter()
     .map(|(command, sections)| {

@@ -4,7 +4,7 @@
 //! (`client`) and which of them find a pod's pull secrets (`secret_sources`).
 
 mod client;
-mod endpoint;
+pub(crate) mod endpoint;
 mod secret_sources;
 mod token;
 

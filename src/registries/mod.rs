@@ -137,6 +137,14 @@ impl Registries {
     pub fn entry_count(&self) -> usize {
         self.entries.len()
     }
+
+    /// The prefixes CRI-O pulls through mirrors: entries with mirrors that are not blocked.
+    pub fn mirrored_prefixes(&self) -> impl Iterator<Item = &str> {
+        self.entries
+            .iter()
+            .filter(|entry| !entry.mirrors.is_empty() && !entry.blocked)
+            .map(|entry| entry.prefix.as_str())
+    }
 }
 
 impl Registry {

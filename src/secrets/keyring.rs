@@ -58,7 +58,7 @@ fn parse_key(key: &str) -> Option<KeyPattern> {
 /// What Go's `url.Parse("https://" + url)` keeps of a schemeless URL, as kubelet parses secret
 /// keys and image names: the host (with its port, without user info) and the decoded path. The
 /// query and fragment are dropped. `None` where url.Parse fails.
-fn parse_url(url: &str) -> Option<(&str, String)> {
+pub(crate) fn parse_url(url: &str) -> Option<(&str, String)> {
     if url.bytes().any(|b| b < 0x20 || b == 0x7f) {
         return None;
     }
@@ -125,7 +125,7 @@ fn percent_decode(text: &str) -> Option<String> {
 }
 
 /// `net.SplitHostPort`, falling back as kubelet does to the whole host and no port.
-fn split_host_port(host: &str) -> (&str, &str) {
+pub(crate) fn split_host_port(host: &str) -> (&str, &str) {
     let split = match host.strip_prefix('[') {
         Some(bracketed) => bracketed
             .split_once(']')
@@ -140,7 +140,7 @@ fn split_host_port(host: &str) -> (&str, &str) {
 /// `filepath.Match` restricted to what a host label can hold: `*` matches any run of characters.
 /// Greedy, going back only to the last `*`: linear in practice and never exponential, whatever a
 /// key holds (a key like `a*a*a*…b` would otherwise take the whole run's time).
-fn label_matches(pattern: &str, label: &str) -> bool {
+pub(crate) fn label_matches(pattern: &str, label: &str) -> bool {
     let (pattern, label) = (pattern.as_bytes(), label.as_bytes());
     let (mut p, mut l) = (0, 0);
     // After the last `*` seen: where the pattern resumes and where the label was when it did.

@@ -5,6 +5,8 @@
 mod keyring;
 
 pub use keyring::{Chosen, choose};
+/// Kubelet's URL parsing and host globbing, which its `matchImages` use too.
+pub(crate) use keyring::{label_matches, parse_url, split_host_port};
 
 use std::collections::BTreeMap;
 

@@ -4,7 +4,7 @@
 //! (Role rules of verbs, resources and `resourceNames`, checked before the object is looked up;
 //! 403 with the real message otherwise), `get` and `list` of secrets, `get` of service accounts
 //! and pods, `v1` `Status` objects for errors, field selectors on `type` and `metadata.name` (400
-//! for other fields), a leading `&` in the query accepted.
+//! for other fields), a leading `&` in the query accepted, and `GET /version` without credentials.
 
 #![allow(dead_code)] // Each test binary uses its own part of this.
 
@@ -73,6 +73,8 @@ pub struct Recorded {
     pub field_selector: Option<String>,
     pub resource_version: Option<String>,
     pub status: u16,
+    /// Whether the request carried an `Authorization` header.
+    pub authorized: bool,
 }
 
 /// The name and uid of the pod every token of `service_account_token` is bound to.
@@ -450,6 +452,11 @@ fn answer(
     let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     let failure = state.failing_paths.get(path).copied();
     let (verb, status, body) = match (&parts[..], failure) {
+        // Open to anyone, as the real server's system:public-info-viewer role makes it by default.
+        (["version"], None) => match &state.forced_status {
+            Some((code, message)) => ("get", *code, status(*code, message)),
+            None => ("get", 200, version()),
+        },
         (["api", "v1", "namespaces", _, _], Some(code)) => {
             ("list", code, status(code, &format!("forced status {code}")))
         }
@@ -482,8 +489,19 @@ fn answer(
         field_selector,
         resource_version: parameter("resourceVersion"),
         status,
+        authorized: headers.contains_key("authorization"),
     };
     (status, body, recorded)
+}
+
+/// `GET /version` as a Kubernetes 1.34 API server answers it.
+fn version() -> Value {
+    json!({
+        "major": "1", "minor": "34", "gitVersion": "v1.34.2",
+        "gitCommit": "8cc511e399b929453cd98ae65b419c3cc227ec79", "gitTreeState": "clean",
+        "buildDate": "2025-11-11T19:10:18Z", "goVersion": "go1.24.9", "compiler": "gc",
+        "platform": "linux/amd64"
+    })
 }
 
 const RESOURCES: [&str; 3] = ["secrets", "serviceaccounts", "pods"];

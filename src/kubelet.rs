@@ -2,7 +2,7 @@
 //! kubelet writes to stdin (with the pod's service-account token, which `kube::token` reads) and
 //! the response it decodes strictly from stdout.
 
-use anyhow::{Context, Result, ensure};
+use anyhow::{Result, ensure};
 use secrecy::SecretString;
 use serde::Deserialize;
 
@@ -32,8 +32,12 @@ pub struct Request {
 
 /// Decodes a request. Unknown fields are ignored; a wrong `apiVersion` or `kind` is refused.
 pub fn parse_request(input: &[u8]) -> Result<Request> {
-    let mut request: Request =
-        serde_json::from_slice(input).context("decoding the CredentialProviderRequest on stdin")?;
+    let mut request: Request = serde_json::from_slice(input).map_err(|e| {
+        anyhow::anyhow!(
+            "decoding the CredentialProviderRequest on stdin: {}",
+            logging::json_error(&e)
+        )
+    })?;
     if let Some(version) = &request.api_version {
         ensure!(
             version == API_VERSION,

@@ -27,7 +27,6 @@ mod selinux;
 mod version;
 
 use std::ffi::OsString;
-use std::io::Write;
 use std::process::ExitCode;
 
 /// Runs the command line `args` (program name first). Exits 0 when done, 1 when a run failed
@@ -105,21 +104,35 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
         } => {
             // Before anything else runs, so before any thread exists.
             kube::prepare_tls();
-            let journal = logging::init(log_level);
+            let journal = std::sync::Arc::new(logging::init(log_level));
+            let panic_journal = journal.clone();
+            // A panic still left in a dependency (a failing eventfd, getrandom) ends the run as
+            // any failure does: one ERROR line, the pull's file withdrawn, exit code 1.
+            std::panic::set_hook(Box::new(move |panic| {
+                provider::withdraw_after_panic();
+                let message = panic
+                    .payload()
+                    .downcast_ref::<&str>()
+                    .map(|message| message.to_string())
+                    .or_else(|| panic.payload().downcast_ref::<String>().cloned())
+                    .unwrap_or_default();
+                let at = panic
+                    .location()
+                    .map(|l| format!("{}:{}", l.file(), l.line()))
+                    .unwrap_or_default();
+                tracing::error!(
+                    "internal error at {at}: {}; no auth file is left for this pull",
+                    logging::quoted(&message)
+                );
+                panic_journal.flush();
+                std::process::exit(1);
+            }));
             for file in &configuration {
                 tracing::debug!("Read the configuration file {}", file.display());
             }
-            let status = match provider::run(&settings, std::io::stdin().lock()) {
-                Ok(response) => {
-                    let mut out = std::io::stdout().lock();
-                    match writeln!(out, "{response}").and_then(|()| out.flush()) {
-                        Ok(()) => ExitCode::SUCCESS,
-                        Err(e) => {
-                            tracing::error!("writing the response to stdout: {e}");
-                            ExitCode::FAILURE
-                        }
-                    }
-                }
+            let stdin = std::io::stdin().lock();
+            let status = match provider::run(&settings, stdin, std::io::stdout().lock()) {
+                Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     provider::log_failure(&e);
                     ExitCode::FAILURE

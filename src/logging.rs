@@ -97,6 +97,17 @@ pub fn quoted(text: &str) -> String {
     format!("\"{}\"{more}", head.escape_debug())
 }
 
+/// A JSON decoding error without what it read: the kind of fault and where. serde_json's own
+/// message can quote a value (`invalid type: string "..."`), and what is decoded here can hold a
+/// credential (a request's token, a secret's data, an API answer).
+pub fn json_error(error: &serde_json::Error) -> String {
+    let what = match error.classify() {
+        serde_json::error::Category::Data => "unexpected structure",
+        _ => "invalid JSON",
+    };
+    format!("{what} at line {} column {}", error.line(), error.column())
+}
+
 /// `n` things in words: "1 secret", "2 secrets" (`count(2, "entry", "entries")`).
 pub fn count(n: usize, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
@@ -155,6 +166,21 @@ fn unsent_bytes(socket: &UnixDatagram) -> Option<i32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_json_error_says_where_but_not_what_it_read() {
+        let error = serde_json::from_str::<Vec<u8>>(r#"["SECRET"]"#).unwrap_err();
+        assert!(
+            error.to_string().contains("SECRET"),
+            "serde_json quotes it: {error}"
+        );
+        assert_eq!(
+            json_error(&error),
+            "unexpected structure at line 1 column 9"
+        );
+        let error = serde_json::from_str::<Vec<u8>>("[SECRET").unwrap_err();
+        assert_eq!(json_error(&error), "invalid JSON at line 1 column 2");
+    }
 
     #[test]
     fn quoted_text_is_one_escaped_line() {

@@ -1,7 +1,8 @@
 //! Kubelet mode: one request in, at most one auth file out, the response on stdout.
 
-use std::io::Read;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail, ensure};
@@ -58,13 +59,15 @@ pub fn stale_after(text: &str) -> Result<Duration> {
     Ok(stale_after)
 }
 
-/// Answers one request read from `input`; returns the response to print.
+/// Answers one request read from `input` on `output`.
 ///
 /// A run that writes no auth file for its pull, for whatever reason, removes the file an earlier
 /// run left pending for the same pull: CRI-O must not use credentials this run no longer grants.
-/// An error after the request was read names the image first (`Pull` is its outermost context),
-/// and `log_failure` gives its ERROR line the pull's fields.
-pub fn run(settings: &Settings, input: impl Read) -> Result<String> {
+/// That holds when writing the file fails halfway, and when the response cannot be written
+/// (kubelet then pulls without the plugin, and CRI-O would still find the file). An error after
+/// the request was read names the image first (`Pull` is its outermost context), and
+/// `log_failure` gives its ERROR line the pull's fields.
+pub fn run(settings: &Settings, input: impl Read, output: impl Write) -> Result<()> {
     let request = read_request(input)?;
     let claims = request
         .service_account_token
@@ -77,7 +80,21 @@ pub fn run(settings: &Settings, input: impl Read) -> Result<String> {
             _ => None,
         },
     };
-    answer(settings, &request, claims, &pull).map_err(|e| e.context(pull))
+    let result = answer(settings, &request, claims, &pull, output);
+    PENDING.lock().unwrap_or_else(|e| e.into_inner()).take();
+    result.map_err(|e| e.context(pull))
+}
+
+/// The auth file this run may leave for its pull, from the moment its name is known until the
+/// run ends: a panic (which ends the process) removes it, since no decision of the run stands.
+static PENDING: Mutex<Option<PathBuf>> = Mutex::new(None);
+
+/// For the panic hook: removes the auth file of the run's pull, if it was known.
+pub fn withdraw_after_panic() {
+    let pending = PENDING.lock().unwrap_or_else(|e| e.into_inner()).take();
+    if let Some(path) = pending {
+        let _ = std::fs::remove_file(path);
+    }
 }
 
 /// The pull a run is for, as far as it is known: the `IMAGE` and `NAMESPACE` fields of its
@@ -110,7 +127,8 @@ fn answer(
     request: &kubelet::Request,
     claims: Option<Result<TokenClaims>>,
     pull: &Pull,
-) -> Result<String> {
+    output: impl Write,
+) -> Result<()> {
     let response = kubelet::response(&settings.cache_duration, None);
     // Every run cleans up, so unconsumed credentials do not outlive --stale-after even when no
     // later pull needs a file. A directory that fails its checks is reported once: as the run's
@@ -130,17 +148,18 @@ fn answer(
              from 1.34)"
         );
         finish_without_file(auth_dir, None, pull);
-        return Ok(response);
+        return respond(output, &response);
     };
     let claims = claims?;
     let namespace = claims.namespace.as_str();
     let name = authfile::auth_file_name(namespace, image);
     let auth_file = settings.auth_dir.join(&name);
+    *PENDING.lock().unwrap_or_else(|e| e.into_inner()) = Some(auth_file.clone());
     let content = match auth_file_content(settings, image, token, &claims) {
         Ok(Some(content)) => content,
         Ok(None) => {
             finish_without_file(auth_dir, Some((&name, &auth_file)), pull);
-            return Ok(response);
+            return respond(output, &response);
         }
         Err(e) => {
             finish_without_file(auth_dir, Some((&name, &auth_file)), pull);
@@ -152,14 +171,28 @@ fn answer(
         Ok(None) => AuthDir::open(&settings.auth_dir)?,
         Err(e) => return Err(e),
     };
-    let context = dir.expected_context(&settings.selinuxfs, settings.selinux_context.as_deref())?;
-    dir.write(&name, &content.json, context.as_deref())?;
+    let written = dir
+        .expected_context(&settings.selinuxfs, settings.selinux_context.as_deref())
+        .and_then(|context| dir.write(&name, &content.json, context.as_deref()));
+    if let Err(e) = written {
+        // The earlier run's file, or this one's if only syncing the directory failed.
+        withdraw(&dir, &name, &auth_file, pull);
+        return Err(e);
+    }
     info!(
         image, namespace, mirrors = content.mirrors, auth_file = %auth_file.display(),
         "Wrote auth file to {} with {} number of entries", auth_file.display(), content.entries
     );
     let scoped_image = settings.scope_pulled_images.then_some(image);
-    Ok(kubelet::response(&settings.cache_duration, scoped_image))
+    let response = kubelet::response(&settings.cache_duration, scoped_image);
+    respond(output, &response).inspect_err(|_| withdraw(&dir, &name, &auth_file, pull))
+}
+
+/// Writes the response for kubelet, whole, or fails.
+fn respond(mut output: impl Write, response: &str) -> Result<()> {
+    writeln!(output, "{response}")
+        .and_then(|()| output.flush())
+        .context("writing the response to stdout")
 }
 
 /// The request on stdin, read up to kubelet's size and no further.
@@ -400,15 +433,20 @@ fn finish_without_file(
             return;
         }
     };
-    let Some((name, auth_file)) = pending else {
-        return;
-    };
+    if let Some((name, auth_file)) = pending {
+        withdraw(&dir, name, auth_file, pull);
+    }
+}
+
+/// Removes the pull's auth file, if there is one: this run grants no credentials for it.
+fn withdraw(dir: &AuthDir, name: &str, auth_file: &Path, pull: &Pull) {
+    let (image, namespace) = (pull.image.as_str(), pull.namespace.as_deref());
     match dir.remove(name) {
         Ok(true) => info!(
             image,
             namespace,
             auth_file = %auth_file.display(),
-            "Removed the pending auth file {} of an earlier run: this run grants no credentials for it",
+            "Removed the pending auth file {}: this run grants no credentials for it",
             auth_file.display()
         ),
         Ok(false) => {}

@@ -171,3 +171,38 @@ fn mirrors_stops_quietly_when_its_reader_goes_away() {
     assert!(output.status.success(), "{:?}", output.status);
     assert_eq!(String::from_utf8_lossy(&output.stderr), "");
 }
+
+#[test]
+fn a_kubeconfig_that_does_not_parse_is_named_with_its_line_and_never_quoted() {
+    // The node's kubeconfig holds its credentials: none of it may reach the journal.
+    let node = node_with_mirror_secret();
+    let kubeconfig = node.path("kubeconfig");
+    std::fs::write(
+        &kubeconfig,
+        "apiVersion: v1\nusers:\n- name: node\n  user:\n    token: SECRET-NODE-TOKEN\n    \
+         client-key-data: SECRET-KEY-DATA\n  bad: [unclosed\ncontexts: []\n",
+    )
+    .unwrap();
+    let mut args = node.local_args();
+    args.extend(["--kubeconfig".to_string(), kubeconfig.display().to_string()]);
+    let run = run_binary(&args, &request("docker.io/library/nginx", "team-a"));
+    assert_failure(&run, "is not a valid kubeconfig at line 8 column 9");
+    assert!(!run.stderr.contains("SECRET"), "{}", run.stderr);
+    assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
+}
+
+#[test]
+fn a_request_that_does_not_decode_is_not_quoted() {
+    let node = node_with_mirror_secret();
+    for request in [
+        r#"{"image":"docker.io/library/nginx","serviceAccountToken":["SECRET-TOKEN"]}"#,
+        r#"{"image":["SECRET-IMAGE"]}"#,
+    ] {
+        let run = node.run(request, &[]);
+        assert_failure(
+            &run,
+            "decoding the CredentialProviderRequest on stdin: unexpected structure",
+        );
+        assert!(!run.stderr.contains("SECRET"), "{}", run.stderr);
+    }
+}

@@ -216,7 +216,8 @@ impl Client {
         if !status.is_success() {
             return Err(anyhow::Error::new(ApiStatus::from_answer(status, &body)).context(what));
         }
-        serde_json::from_slice(&body).with_context(|| format!("{what}: decoding the answer"))
+        serde_json::from_slice(&body)
+            .map_err(|e| anyhow!("{what}: decoding the answer: {}", logging::json_error(&e)))
     }
 
     /// The namespace's secrets of one pull-secret type (RBAC: `list` on `secrets`).

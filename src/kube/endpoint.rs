@@ -163,9 +163,32 @@ fn certificates(pem: &[u8]) -> Result<Vec<Vec<u8>>> {
     Ok(roots)
 }
 
+/// A node's kubeconfig is a few KiB; one that holds many clusters stays well under this.
+const MAX_KUBECONFIG_BYTES: u64 = 1024 * 1024;
+
+/// Reads the server and CA of a kubeconfig: read once, a regular file, bounded. The file holds
+/// the node's own credentials (`token`, `client-key-data`), so a parse error says where, never
+/// what: not the parser's excerpt of the file.
 fn read_kubeconfig(path: &Path) -> Result<KubeconfigCluster> {
-    let config = kube::config::Kubeconfig::read_from(path)
+    let bytes = files::read_regular(path, MAX_KUBECONFIG_BYTES)
         .with_context(|| format!("reading kubeconfig {}", path.display()))?;
+    let text = std::str::from_utf8(&bytes)
+        .ok()
+        .with_context(|| format!("kubeconfig {} is not UTF-8 text", path.display()))?;
+    let config = kube::config::Kubeconfig::from_yaml(text).map_err(|e| {
+        let at = match &e {
+            kube::config::KubeconfigError::Parse(parse) => parse
+                .location()
+                .map(|l| format!(" at line {} column {}", l.line(), l.column())),
+            _ => None,
+        };
+        anyhow::anyhow!(
+            "kubeconfig {} is not a valid kubeconfig{} (its content is not shown: it holds \
+             credentials)",
+            path.display(),
+            at.unwrap_or_default()
+        )
+    })?;
     let cluster_name = config
         .current_context
         .as_ref()
@@ -197,8 +220,14 @@ fn read_kubeconfig(path: &Path) -> Result<KubeconfigCluster> {
             format!("certificate-authority-data of {}", path.display()),
         )),
         (None, Some(file)) => {
-            let origin = format!("certificate-authority {file} named by {}", path.display());
-            let pem = std::fs::read(file).with_context(|| format!("reading {origin}"))?;
+            // Relative to the kubeconfig's directory, as kubectl and kubelet read it.
+            let file = path.parent().unwrap_or(Path::new("")).join(file);
+            let origin = format!(
+                "certificate-authority {} named by {}",
+                file.display(),
+                path.display()
+            );
+            let pem = std::fs::read(&file).with_context(|| format!("reading {origin}"))?;
             Some((pem, origin))
         }
         (None, None) => None,

@@ -14,6 +14,8 @@ use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD};
 use serde::Deserialize;
 
+use crate::logging;
+
 /// The two secret types kubelet reads pull credentials from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SecretType {
@@ -113,15 +115,10 @@ pub fn decode(name: &str, secret_type: SecretType, data: &[u8]) -> Result<PullSe
         SecretType::DockerCfg => serde_json::from_slice(data),
     }
     .map_err(|e| {
-        let what = match e.classify() {
-            serde_json::error::Category::Data => "unexpected structure",
-            _ => "invalid JSON",
-        };
         format!(
-            "{} is not a docker config: {what} at line {} column {}",
+            "{} is not a docker config: {}",
             secret_type.data_key(),
-            e.line(),
-            e.column()
+            logging::json_error(&e)
         )
     })?;
     let mut entries = Vec::with_capacity(raw.len());

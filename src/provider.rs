@@ -169,7 +169,10 @@ fn answer(
     let dir = match auth_dir {
         Ok(Some(dir)) => dir,
         Ok(None) => AuthDir::open(&settings.auth_dir)?,
-        Err(e) => return Err(e),
+        Err(e) => {
+            withdraw_by_path(&auth_file, pull);
+            return Err(e);
+        }
     };
     let written = dir
         .expected_context(&settings.selinuxfs, settings.selinux_context.as_deref())
@@ -430,11 +433,32 @@ fn finish_without_file(
         Ok(None) => return,
         Err(e) => {
             warn!(image, namespace, "Not cleaning up: {e:#}");
+            if let Some((_, auth_file)) = pending {
+                withdraw_by_path(auth_file, pull);
+            }
             return;
         }
     };
     if let Some((name, auth_file)) = pending {
         withdraw(&dir, name, auth_file, pull);
+    }
+}
+
+/// Removes the pull's auth file by its path, where the directory could not be opened or failed
+/// its checks: the file bears this provider's name for the pull, and removing it hands no
+/// credential to anyone, so an unverified directory is no reason to leave it.
+fn withdraw_by_path(auth_file: &Path, pull: &Pull) {
+    let (image, namespace) = (pull.image.as_str(), pull.namespace.as_deref());
+    match std::fs::remove_file(auth_file) {
+        Ok(()) => info!(
+            image,
+            namespace,
+            auth_file = %auth_file.display(),
+            "Removed the pending auth file {}: this run grants no credentials for it",
+            auth_file.display()
+        ),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => warn!(image, namespace, "removing {}: {e}", auth_file.display()),
     }
 }
 

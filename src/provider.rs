@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use anyhow::{Context, Result, bail, ensure};
+use anyhow::{Context, Result, ensure};
 use secrecy::SecretString;
 use tracing::{debug, error, info, warn};
 
@@ -253,10 +253,24 @@ fn auth_file_content(
     let mirrors = locations.join(",");
     let chosen = secrets::choose(&pull_secrets, &references);
     if chosen.is_empty() && !forbidden.is_empty() {
-        bail!(
-            "{}",
-            none_serves(&references, &locations, &pull_secrets, &forbidden)
+        let why = none_serves(&references, &locations, &pull_secrets, &forbidden);
+        // A secret that could not be read fails the run only where it could have served it.
+        // OpenShift's generated dockercfg secret never serves a mirror: then this is the
+        // ordinary "no matching secret", said with what was and was not read.
+        ensure!(
+            !forbidden
+                .iter()
+                .any(|secret| secret.could_serve(&locations)),
+            "{why}"
         );
+        info!(
+            image,
+            namespace,
+            mirrors,
+            "N{}; no auth file written",
+            why.strip_prefix('n').unwrap_or(&why)
+        );
+        return Ok(None);
     }
     for secret in &forbidden {
         info!(

@@ -123,8 +123,9 @@ manifests:
 # unit tests or the integration tests that run the binary on these modules' behaviour. Missed
 # mutants are listed in $(BUILD_DIR)/mutants/tree/mutants.out/missed.txt.
 MUTANTS_FILES ?= src/secrets/mod.rs src/secrets/keyring.rs src/kube/secret_sources.rs src/kube/token.rs \
-	src/files.rs src/kubelet.rs src/duration.rs src/registries/reference.rs
-MUTANTS_TESTS ?= --lib --test secret_sources --test credentials --test provider --test hardening
+	src/files.rs src/kubelet.rs src/duration.rs src/registries/reference.rs src/config.rs
+MUTANTS_TESTS ?= --lib --test secret_sources --test credentials --test provider --test hardening \
+	--test configuration
 mutants:
 	rm -rf $(BUILD_DIR)/mutants && mkdir -p $(BUILD_DIR)/mutants
 	git clone --quiet --no-hardlinks . $(BUILD_DIR)/mutants/tree

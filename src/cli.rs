@@ -243,6 +243,7 @@ impl CheckArgs {
                 crio_config_dir: self.crio_config_dir,
                 json: self.json,
                 kubelet_mode,
+                configuration: Vec::new(),
             }),
         }
     }

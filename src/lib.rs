@@ -86,7 +86,8 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
                 }
             }
         }
-        cli::Command::Check { settings } => {
+        cli::Command::Check { mut settings } => {
+            settings.configuration = configuration;
             // Before anything else runs, so before any thread exists.
             kube::prepare_tls();
             match check::run(&settings, &mut std::io::stdout().lock()) {

@@ -11,8 +11,9 @@ use std::sync::Mutex;
 use serde_json::{Value, json};
 use support::*;
 
-/// Every check, in the order the lines come.
-const CHECKS: [&str; 15] = [
+/// Every check of a good node, in the order the lines come.
+const CHECKS: [&str; 16] = [
+    "configuration",
     "registries",
     "kubelet-config",
     "kubelet-provider",
@@ -64,7 +65,8 @@ impl CheckNode {
             std::fs::Permissions::from_mode(0o700),
         )
         .unwrap();
-        let global = docker_config_json(&[("quay.io", "global", GLOBAL_PASSWORD)]);
+        // For a registry nothing mirrors, as on a node that keeps mirrored ones out of it.
+        let global = docker_config_json(&[("registry.redhat.io", "global", GLOBAL_PASSWORD)]);
         check.write("config.json", &global);
         check.install_crio("crio version 1.34.3");
         check
@@ -270,7 +272,7 @@ fn the_good_node_lines_say_what_was_found_and_where_it_came_from() {
         ),
     );
     assert_contains(checked.line("api-version"), "Kubernetes v1.34.2");
-    assert_contains(checked.line("global-pull-secret"), "1 entries merged");
+    assert_contains(checked.line("global-pull-secret"), "1 entry merged");
 }
 
 #[test]
@@ -285,7 +287,7 @@ fn json_gives_one_object_per_check() {
         .collect();
     let checks: Vec<&str> = lines.iter().map(|l| l["check"].as_str().unwrap()).collect();
     assert_eq!(checks, CHECKS);
-    let registries = &lines[0];
+    let registries = &lines[1];
     assert_eq!(registries["status"], "OK");
     assert_eq!(registries["fix"], Value::Null);
     assert!(
@@ -810,6 +812,24 @@ fn a_global_pull_secret_that_is_not_json_fails_without_quoting_it() {
 }
 
 #[test]
+fn a_global_pull_secret_for_a_mirrored_registry_warns_that_every_pod_may_run_its_images() {
+    // Kubelet tries the node's credentials first: an image they pull is recorded as one every
+    // pod on the node may run, though the pull went through the mirror with a namespace's file.
+    let node = CheckNode::good();
+    let global = docker_config_json(&[("https://index.docker.io/v1/", "global", GLOBAL_PASSWORD)]);
+    node.write("config.json", &global);
+    let checked = node.check(&[]);
+    let line = checked.only_problem("WARN", "global-pull-secret-scope");
+    assert_contains(line, "holds credentials for the mirrored docker.io");
+    assert_contains(Checked::fix(line), "AlwaysPullImages");
+    assert!(
+        !checked.stdout.contains(GLOBAL_PASSWORD),
+        "{}",
+        checked.stdout
+    );
+}
+
+#[test]
 fn a_global_pull_secret_with_an_invalid_auth_value_fails() {
     let node = CheckNode::good();
     node.write(
@@ -821,5 +841,16 @@ fn a_global_pull_secret_with_an_invalid_auth_value_fails() {
     assert_contains(
         line,
         "the auth field of entry \"quay.io\" is not base64 of user:password",
+    );
+}
+
+#[test]
+fn the_configuration_files_read_are_named() {
+    let node = CheckNode::good();
+    std::fs::write(node.node.configuration(), "log-level = \"info\"\n").unwrap();
+    let checked = node.check(&[]);
+    assert_contains(
+        checked.line("configuration"),
+        &format!("runs read {}", node.node.configuration().display()),
     );
 }

@@ -33,6 +33,8 @@ pub struct Settings {
     /// first): its settings, or what goes wrong, as a sentence. The command line's own parser,
     /// handed in so that this module need not know the command line.
     pub kubelet_mode: fn(Vec<String>) -> Result<provider::Settings, String>,
+    /// The configuration files this run read, in order (every run reads them the same way).
+    pub configuration: Vec<PathBuf>,
 }
 
 /// CRI-O's defaults (cri-o `pkg/config/config_unix.go`), as written on the command line.
@@ -149,13 +151,14 @@ pub fn run(settings: &Settings, out: &mut impl Write) -> std::io::Result<bool> {
 fn checks(settings: &Settings) -> Vec<Line> {
     let provider = &settings.provider;
     let mut lines = Vec::new();
+    node::configuration(&settings.configuration, &mut lines);
     let mirrored = node::registries(&provider.registries, &mut lines);
     kubelet::check(settings, mirrored.as_deref(), &mut lines);
     crio::check(settings, &mut lines);
     node::auth_dir(provider, &mut lines);
     api::check(&provider.api, &mut lines);
     node::journald(&mut lines);
-    node::global_pull_secret(&provider.global_auth_file, &mut lines);
+    node::global_pull_secret(&provider.global_auth_file, mirrored.as_deref(), &mut lines);
     lines
 }
 

@@ -2,7 +2,7 @@
 //! the auth directory, journald's socket and the global pull secret.
 
 use std::os::unix::net::UnixDatagram;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use super::Line;
 use crate::authfile::{self, AuthDir};
@@ -127,8 +127,23 @@ pub(super) fn journald(lines: &mut Vec<Line>) {
     });
 }
 
+/// The configuration files every run reads, as this one read them (a broken one stops the check
+/// before it starts, as it stops every run: a usage error naming it).
+pub(super) fn configuration(files: &[PathBuf], lines: &mut Vec<Line>) {
+    let shown: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
+    lines.push(Line::ok(
+        "configuration",
+        match shown.is_empty() {
+            true => "no configuration file: runs take the defaults and kubelet's args".to_string(),
+            false => format!("runs read {}", shown.join(", ")),
+        },
+    ));
+}
+
 /// The global pull secret every auth file includes: absent is normal, unreadable or invalid is not.
-pub(super) fn global_pull_secret(path: &Path, lines: &mut Vec<Line>) {
+/// Kubelet tries it before the provider's answer: where it serves a mirrored registry, a pull it
+/// makes succeed is recorded as one every pod on the node may use.
+pub(super) fn global_pull_secret(path: &Path, mirrored: Option<&[String]>, lines: &mut Vec<Line>) {
     const CHECK: &str = "global-pull-secret";
     let shown = path.display();
     let fix = format!(
@@ -155,20 +170,49 @@ pub(super) fn global_pull_secret(path: &Path, lines: &mut Vec<Line>) {
         }
     };
     let bytes = serde_json::to_vec(&global).unwrap_or_default();
-    lines.push(
-        match secrets::decode(&shown.to_string(), SecretType::DockerConfigJson, &bytes) {
-            Ok(secret) => Line::ok(
-                CHECK,
-                format!(
-                    "{shown} is valid, {} entries merged into every auth file",
-                    secret.entries.len()
-                ),
-            ),
-            Err(reason) => Line::fail(
+    let secret = match secrets::decode(&shown.to_string(), SecretType::DockerConfigJson, &bytes) {
+        Ok(secret) => secret,
+        Err(reason) => {
+            lines.push(Line::fail(
                 CHECK,
                 format!("{shown} is merged into every auth file, and pulls with it fail: {reason}"),
                 fix,
+            ));
+            return;
+        }
+    };
+    lines.push(Line::ok(
+        CHECK,
+        format!(
+            "{shown} is valid, {} merged into every auth file",
+            logging::count(secret.entries.len(), "entry", "entries")
+        ),
+    ));
+    // A wildcard prefix names no registry a key could be compared with.
+    let sources: Vec<String> = mirrored
+        .unwrap_or_default()
+        .iter()
+        .filter(|prefix| !prefix.starts_with("*."))
+        .cloned()
+        .collect();
+    let served: Vec<&str> = secrets::choose(std::slice::from_ref(&secret), &sources)
+        .iter()
+        .map(|chosen| chosen.reference)
+        .collect();
+    if !served.is_empty() {
+        lines.push(Line::warn(
+            "global-pull-secret-scope",
+            format!(
+                "{shown} holds credentials for the mirrored {}: kubelet tries them before the \
+                 provider's, and records an image they pull as one every pod on the node may \
+                 run, whichever namespace's credentials pulled it from the mirror",
+                served.join(", ")
             ),
-        },
-    );
+            format!(
+                "remove those entries from {shown}, or make pods pull every time (the \
+                 AlwaysPullImages admission plugin, or imagePullPolicy: Always); docs/operating.md, \
+                 Who can run an image pulled with a namespace's mirror credentials"
+            ),
+        ));
+    }
 }

@@ -151,23 +151,41 @@ fn the_openshift_table_names_every_file_to_apply_and_each_exists() {
         let cells: Vec<&str> = row.trim_matches('|').split(" | ").collect();
         assert_eq!(cells.len(), 4, "{row}");
         assert!(cells.iter().all(|c| !c.trim().is_empty()), "{row}");
-        let digits: String = cells[0].trim().chars().take_while(char::is_ascii_digit).collect();
-        steps.push(digits.parse::<usize>().unwrap_or_else(|_| panic!("no step number: {row}")));
+        let digits: String = cells[0]
+            .trim()
+            .chars()
+            .take_while(char::is_ascii_digit)
+            .collect();
+        steps.push(
+            digits
+                .parse::<usize>()
+                .unwrap_or_else(|_| panic!("no step number: {row}")),
+        );
         for span in row.split('`').skip(1).step_by(2) {
             for word in span.split([' ', '=']) {
-                if ["packaging/", "contrib/", "test/", "docs/"].iter().any(|p| word.starts_with(p)) {
+                if ["packaging/", "contrib/", "test/", "docs/"]
+                    .iter()
+                    .any(|p| word.starts_with(p))
+                {
                     named.extend(expand_braces(word.trim_end_matches([',', ';', ':', ')'])));
                 }
             }
         }
     }
     steps.dedup();
-    assert_eq!(steps, (1..=steps.len()).collect::<Vec<_>>(), "the steps in order");
+    assert_eq!(
+        steps,
+        (1..=steps.len()).collect::<Vec<_>>(),
+        "the steps in order"
+    );
     let missing: Vec<&String> = named
         .iter()
         .filter(|f| !Path::new(ROOT).join(f).exists())
         .collect();
-    assert!(missing.is_empty(), "the table names files that do not exist: {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "the table names files that do not exist: {missing:?}"
+    );
     let mut to_apply = vec!["packaging/openshift/Containerfile".to_string()];
     for entry in std::fs::read_dir(Path::new(ROOT).join("packaging/openshift")).unwrap() {
         let name = entry.unwrap().file_name().into_string().unwrap();
@@ -184,13 +202,19 @@ fn the_openshift_table_names_every_file_to_apply_and_each_exists() {
 fn each_release_names_its_cri_o_and_its_source() {
     let text = read(Path::new(ROOT).join("docs/operating.md"));
     let crio = section(&text, "#### CRI-O per release");
-    assert!(crio.contains("v1.34.3"), "where prepareTempAuthFile first appears");
+    assert!(
+        crio.contains("v1.34.3"),
+        "where prepareTempAuthFile first appears"
+    );
     for release in ["4.21", "4.22", "4.23"] {
         let line = crio
             .split("\n- ")
             .find(|item| item.starts_with(&format!("**{release}**")))
             .unwrap_or_else(|| panic!("no CRI-O line for {release}"));
-        for source in [format!("openshift/os release-{release}"), "packages-openshift.yaml".into()] {
+        for source in [
+            format!("openshift/os release-{release}"),
+            "packages-openshift.yaml".into(),
+        ] {
             assert!(line.contains(&source), "{release}: {source}: {line}");
         }
     }
@@ -206,9 +230,7 @@ fn section<'a>(text: &'a str, heading: &str) -> &'a str {
         .unwrap_or_else(|| panic!("no heading {heading:?}"))
         + heading.len()
         + 2;
-    let end = text[start..]
-        .find("\n#")
-        .map_or(text.len(), |i| start + i);
+    let end = text[start..].find("\n#").map_or(text.len(), |i| start + i);
     &text[start..end]
 }
 

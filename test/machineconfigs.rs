@@ -452,7 +452,10 @@ fn the_image_mirror_sets_mirror_what_the_contrib_example_mirrors() {
         .iter()
         .map(|m| m["location"].as_str().unwrap())
         .collect();
-    for (document, field) in documents.iter().zip(["imageDigestMirrors", "imageTagMirrors"]) {
+    for (document, field) in documents
+        .iter()
+        .zip(["imageDigestMirrors", "imageTagMirrors"])
+    {
         assert_eq!(document["apiVersion"], "config.openshift.io/v1");
         let entries = document["spec"][field].as_array().expect(field);
         assert_eq!(entries.len(), 1, "{field}");

@@ -106,7 +106,10 @@ fn openshift_e2e_without_yes_warns_and_touches_nothing() {
     let stdout = String::from_utf8(out.stdout).unwrap();
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert_eq!(out.status.code(), Some(2), "{stdout}{stderr}");
-    assert!(stdout.contains("EVERY WORKER IS DRAINED AND REBOOTED"), "{stdout}");
+    assert!(
+        stdout.contains("EVERY WORKER IS DRAINED AND REBOOTED"),
+        "{stdout}"
+    );
     assert!(!stdout.contains("+ oc "), "{stdout}");
     assert!(stderr.contains("pass --yes"), "{stderr}");
 }

@@ -103,6 +103,8 @@ mod tests {
 fn relative_links_in_the_docs_resolve() {
     let mut pages = vec![Path::new(ROOT).join("README.md")];
     pages.extend(markdown_files(&Path::new(ROOT).join("docs")));
+    pages.push(Path::new(ROOT).join("packaging/openshift/README.md"));
+    pages.push(Path::new(ROOT).join("test/openshift/README.md"));
     let mut broken = Vec::new();
     for page in &pages {
         let text = read(page);
@@ -130,6 +132,133 @@ fn relative_links_in_the_docs_resolve() {
         }
     }
     assert!(broken.is_empty(), "broken links:\n{}", broken.join("\n"));
+}
+
+/// The OpenShift admin's table in docs/operating.md: one column per release, every step a row,
+/// every repository file it names exists, and every file of packaging/openshift/ that is applied
+/// to a cluster is named in it.
+#[test]
+fn the_openshift_table_names_every_file_to_apply_and_each_exists() {
+    let text = read(Path::new(ROOT).join("docs/operating.md"));
+    let table: Vec<&str> = section(&text, "#### What to apply, per release and platform")
+        .lines()
+        .filter(|l| l.starts_with('|'))
+        .collect();
+    assert_eq!(table[0], "| step | 4.21 | 4.22 | 4.23 |");
+    let mut named = BTreeSet::new();
+    let mut steps = Vec::new();
+    for row in &table[2..] {
+        let cells: Vec<&str> = row.trim_matches('|').split(" | ").collect();
+        assert_eq!(cells.len(), 4, "{row}");
+        assert!(cells.iter().all(|c| !c.trim().is_empty()), "{row}");
+        let digits: String = cells[0]
+            .trim()
+            .chars()
+            .take_while(char::is_ascii_digit)
+            .collect();
+        steps.push(
+            digits
+                .parse::<usize>()
+                .unwrap_or_else(|_| panic!("no step number: {row}")),
+        );
+        for span in row.split('`').skip(1).step_by(2) {
+            for word in span.split([' ', '=']) {
+                if ["packaging/", "contrib/", "test/", "docs/"]
+                    .iter()
+                    .any(|p| word.starts_with(p))
+                {
+                    named.extend(expand_braces(word.trim_end_matches([',', ';', ':', ')'])));
+                }
+            }
+        }
+    }
+    steps.dedup();
+    assert_eq!(
+        steps,
+        (1..=steps.len()).collect::<Vec<_>>(),
+        "the steps in order"
+    );
+    let missing: Vec<&String> = named
+        .iter()
+        .filter(|f| !Path::new(ROOT).join(f).exists())
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "the table names files that do not exist: {missing:?}"
+    );
+    let mut to_apply = vec!["packaging/openshift/Containerfile".to_string()];
+    for entry in std::fs::read_dir(Path::new(ROOT).join("packaging/openshift")).unwrap() {
+        let name = entry.unwrap().file_name().into_string().unwrap();
+        if name.ends_with(".yaml") {
+            to_apply.push(format!("packaging/openshift/{name}"));
+        }
+    }
+    let absent: Vec<&String> = to_apply.iter().filter(|f| !named.contains(*f)).collect();
+    assert!(absent.is_empty(), "not in the table: {absent:?}");
+}
+
+/// Each release's CRI-O line names its source: the release branch of openshift/os and its file.
+#[test]
+fn each_release_names_its_cri_o_and_its_source() {
+    let text = read(Path::new(ROOT).join("docs/operating.md"));
+    let crio = section(&text, "#### CRI-O per release");
+    assert!(
+        crio.contains("v1.34.3"),
+        "where prepareTempAuthFile first appears"
+    );
+    for release in ["4.21", "4.22", "4.23"] {
+        let line = crio
+            .split("\n- ")
+            .find(|item| item.starts_with(&format!("**{release}**")))
+            .unwrap_or_else(|| panic!("no CRI-O line for {release}"));
+        for source in [
+            format!("openshift/os release-{release}"),
+            "packages-openshift.yaml".into(),
+        ] {
+            assert!(line.contains(&source), "{release}: {source}: {line}");
+        }
+    }
+    let techpreview = section(&text, "#### TechPreviewNoUpgrade on 4.22");
+    assert!(techpreview.contains("CANNOT BE UNDONE and PREVENTS UPGRADES"));
+    assert!(techpreview.contains("config/v1/types_feature.go"));
+}
+
+/// From `heading` to the next heading of any level.
+fn section<'a>(text: &'a str, heading: &str) -> &'a str {
+    let start = text
+        .find(&format!("\n{heading}\n"))
+        .unwrap_or_else(|| panic!("no heading {heading:?}"))
+        + heading.len()
+        + 2;
+    let end = text[start..].find("\n#").map_or(text.len(), |i| start + i);
+    &text[start..end]
+}
+
+/// `a-{b,c}-{d,e}` as the shell expands it: `a-b-d`, `a-b-e`, `a-c-d`, `a-c-e`.
+fn expand_braces(word: &str) -> Vec<String> {
+    let (Some(open), Some(close)) = (word.find('{'), word.find('}')) else {
+        return vec![word.to_string()];
+    };
+    word[open + 1..close]
+        .split(',')
+        .flat_map(|choice| {
+            expand_braces(&format!("{}{choice}{}", &word[..open], &word[close + 1..]))
+        })
+        .collect()
+}
+
+#[test]
+fn braces_expand_as_the_shell_expands_them() {
+    assert_eq!(expand_braces("a"), ["a"]);
+    assert_eq!(
+        expand_braces("99-{worker,master}-x-{aws,gcp}.yaml"),
+        [
+            "99-worker-x-aws.yaml",
+            "99-worker-x-gcp.yaml",
+            "99-master-x-aws.yaml",
+            "99-master-x-gcp.yaml"
+        ]
+    );
 }
 
 #[test]

@@ -70,27 +70,44 @@ fn layering_image_builds_the_openssl_rpm_with_rust_toolset_in_ubi() {
 
 #[test]
 fn on_cluster_layering_ends_in_the_configs_stage_with_the_rpm_from_an_image() {
-    let config = yaml(
-        &root().join("packaging/openshift/99-worker-crio-credential-provider-machineosconfig.yaml"),
-    );
-    assert_eq!(config["apiVersion"], "machineconfiguration.openshift.io/v1");
-    assert_eq!(config["kind"], "MachineOSConfig");
-    assert_eq!(config["spec"]["machineConfigPool"]["name"], "worker");
-    assert_eq!(config["spec"]["imageBuilder"]["imageBuilderType"], "Job");
-    let containerfiles = config["spec"]["containerFile"].as_array().unwrap();
-    assert_eq!(containerfiles.len(), 1);
-    assert_eq!(containerfiles[0]["containerfileArch"], "NoArch");
-    let stages = containerfile_stages(containerfiles[0]["content"].as_str().unwrap());
-    assert!(
-        stages[0]
-            .0
-            .ends_with("/crio-credential-provider-rpm:<version> AS rpm")
-    );
-    let (last, body) = stages.last().unwrap();
-    assert_eq!(
-        last, "configs AS final",
-        "the MCO injects its configs into this stage"
-    );
-    assert!(body[0].starts_with("COPY --from=rpm / "));
-    assert!(body[1].contains(LAYERING_INSTALL));
+    // One MachineOSConfig per pool, named as its pool; the same build for both, so that the
+    // masters do not keep the Go build.
+    let mut builds = Vec::new();
+    for pool in ["worker", "master"] {
+        let path = root().join(format!(
+            "packaging/openshift/99-{pool}-crio-credential-provider-machineosconfig.yaml"
+        ));
+        let config = yaml(&path);
+        assert_eq!(config["apiVersion"], "machineconfiguration.openshift.io/v1");
+        assert_eq!(config["kind"], "MachineOSConfig");
+        assert_eq!(config["metadata"]["name"], pool);
+        assert_eq!(config["spec"]["machineConfigPool"]["name"], pool);
+        assert_eq!(config["spec"]["imageBuilder"]["imageBuilderType"], "Job");
+        assert!(
+            config["spec"]["renderedImagePushSpec"]
+                .as_str()
+                .unwrap()
+                .ends_with(&format!("/os-images/{pool}:latest")),
+            "{pool}: its own rendered image"
+        );
+        let containerfiles = config["spec"]["containerFile"].as_array().unwrap();
+        assert_eq!(containerfiles.len(), 1);
+        assert_eq!(containerfiles[0]["containerfileArch"], "NoArch");
+        let content = containerfiles[0]["content"].as_str().unwrap().to_string();
+        let stages = containerfile_stages(&content);
+        assert!(
+            stages[0]
+                .0
+                .ends_with("/crio-credential-provider-rpm:<version> AS rpm")
+        );
+        let (last, body) = stages.last().unwrap();
+        assert_eq!(
+            last, "configs AS final",
+            "the MCO injects its configs into this stage"
+        );
+        assert!(body[0].starts_with("COPY --from=rpm / "));
+        assert!(body[1].contains(LAYERING_INSTALL));
+        builds.push(content);
+    }
+    assert_eq!(builds[0], builds[1], "the pools build the same image");
 }

@@ -423,3 +423,43 @@ fn the_node_disruption_policy_covers_the_configuration_file_with_no_action() {
     assert_eq!(files[0]["path"], config["storage"]["files"][0]["path"]);
     assert_eq!(files[0]["actions"], serde_json::json!([{"type": "None"}]));
 }
+
+#[test]
+fn the_image_mirror_sets_mirror_what_the_contrib_example_mirrors() {
+    let text =
+        std::fs::read_to_string(root().join("packaging/openshift/image-mirror-sets.yaml")).unwrap();
+    let documents: Vec<Value> = text
+        .split("\n---\n")
+        .map(|doc| serde_saphyr::from_str(doc).unwrap())
+        .collect();
+    let kinds: Vec<&str> = documents
+        .iter()
+        .map(|d| d["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["ImageDigestMirrorSet", "ImageTagMirrorSet"]);
+    let example: toml::Table = toml::from_str(
+        &std::fs::read_to_string(
+            root().join("contrib/registries.conf.d/50-crio-credential-provider-mirror.conf"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let registry = &example["registry"].as_array().unwrap()[0];
+    let source = registry["location"].as_str().unwrap();
+    let mirrors: Vec<&str> = registry["mirror"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["location"].as_str().unwrap())
+        .collect();
+    for (document, field) in documents
+        .iter()
+        .zip(["imageDigestMirrors", "imageTagMirrors"])
+    {
+        assert_eq!(document["apiVersion"], "config.openshift.io/v1");
+        let entries = document["spec"][field].as_array().expect(field);
+        assert_eq!(entries.len(), 1, "{field}");
+        assert_eq!(entries[0]["source"], source, "{field}");
+        assert_eq!(entries[0]["mirrors"], serde_json::json!(mirrors), "{field}");
+    }
+}

@@ -20,9 +20,16 @@ fn openshift_e2e_dry_run_prints_every_step_and_cleans_up() {
     assert_exit_ok(&out, "test/openshift/e2e --dry-run");
     let stdout = String::from_utf8(out.stdout).unwrap();
     let steps = [
+        // What the run disrupts, before it touches anything.
+        "== what this run disrupts\n",
+        "EVERY WORKER IS DRAINED AND REBOOTED",
+        "restarts kubelet on every node of every pool",
+        "- clean-up: step 1 undone: every worker drained and rebooted again",
         // A namespace of a previous run may still be terminating; the spec to restore is saved.
         "+ oc delete namespace ccp-e2e --ignore-not-found --wait=true",
         "+ oc get criocredentialproviderconfig cluster -o jsonpath={.spec.matchImages}",
+        // Step 1 says it drains and reboots the workers before its MachineConfig.
+        "provider on for docker.io (drains and reboots each worker)\n",
         "+ oc get machineconfigpool master -o jsonpath={.spec.configuration.name}",
         "+ oc get machineconfigpool worker -o jsonpath={.spec.configuration.name}",
         "+ oc apply -f - <<EOF\napiVersion: machineconfiguration.openshift.io/v1\nkind: MachineConfig",
@@ -45,7 +52,8 @@ fn openshift_e2e_dry_run_prints_every_step_and_cleans_up() {
         "+ oc wait -n ccp-e2e pod/mirror-test --for=jsonpath={.status.phase}=Succeeded",
         "_COMM=crio-credential | grep 'Wrote auth file to /etc/crio/auth/ccp-e2e-'",
         "-u crio | grep 'Using auth file for namespace ccp-e2e'",
-        "== cleaning up\n+ oc delete namespace ccp-e2e --ignore-not-found --wait=true",
+        "== cleaning up (removing the MachineConfig drains and reboots each worker again",
+        "+ oc delete namespace ccp-e2e --ignore-not-found --wait=true",
         // matchImages needs an item: an empty saved list is restored by removing the field.
         "+ oc patch criocredentialproviderconfig cluster --type json -p [{\"op\":\"remove\",\"path\":\"/spec/matchImages\"}]",
         "+ oc delete machineconfig 99-worker-ccp-e2e-mirror",
@@ -85,6 +93,25 @@ fn openshift_e2e_dry_run_prints_every_step_and_cleans_up() {
         .unwrap();
     let answer: Value = serde_json::from_slice(&mirrors.stdout).unwrap();
     assert_eq!(answer["mirrors"], serde_json::json!(["localhost:5000"]));
+}
+
+/// Without --yes (or --dry-run) the script says what it would disrupt and stops before any `oc`.
+#[test]
+fn openshift_e2e_without_yes_warns_and_touches_nothing() {
+    let out = Command::new("bash")
+        .arg(root().join("test/openshift/e2e"))
+        .env("PATH", "/usr/bin:/bin") // no oc: it must not be reached
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(out.status.code(), Some(2), "{stdout}{stderr}");
+    assert!(
+        stdout.contains("EVERY WORKER IS DRAINED AND REBOOTED"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("+ oc "), "{stdout}");
+    assert!(stderr.contains("pass --yes"), "{stderr}");
 }
 
 #[test]

@@ -227,6 +227,24 @@ mod tests {
     }
 
     #[test]
+    fn at_most_100_drop_ins_are_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let main = dir.path().join("p.conf");
+        let drop_ins = dir.path().join("p.conf.d");
+        std::fs::create_dir(&drop_ins).unwrap();
+        for i in 0..100 {
+            std::fs::write(drop_ins.join(format!("{i:03}.conf")), "").unwrap();
+        }
+        assert_eq!(load(&main).unwrap().files.len(), 100);
+        std::fs::write(drop_ins.join("100.conf"), "").unwrap();
+        let error = load(&main).unwrap_err().to_string();
+        assert!(
+            error.ends_with("holds 101 drop-ins, more than the 100 read"),
+            "{error}"
+        );
+    }
+
+    #[test]
     fn a_missing_file_and_directory_mean_no_keys_but_other_errors_name_the_file() {
         let dir = tempfile::tempdir().unwrap();
         let config = load(&dir.path().join("absent.conf")).unwrap();

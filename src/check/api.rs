@@ -94,19 +94,8 @@ async fn get_version(
     endpoint: &Endpoint,
     timeout: std::time::Duration,
 ) -> Result<(http::StatusCode, Vec<u8>)> {
-    let uri: http::Uri = endpoint
-        .url
-        .parse()
-        .with_context(|| format!("parsing API server URL {:?}", endpoint.url))?;
-    let mut config = kube::Config::new(uri);
-    config.root_cert = endpoint.roots.as_ref().map(|(roots, _)| roots.clone());
-    config.accept_invalid_certs = endpoint.roots.is_none();
-    config.connect_timeout = Some(timeout);
-    config.read_timeout = Some(timeout);
-    config.write_timeout = Some(timeout);
-    config.default_retry = false;
-    let client = kube::Client::try_from(config)
-        .with_context(|| format!("setting up a client for {}", endpoint.url))?;
+    // Never a credential: /version answers without one.
+    let client = endpoint.client(None, timeout)?;
     let request = http::Request::get("/version")
         .body(kube::client::Body::from(Vec::new()))
         .context("building the request for /version")?;

@@ -133,20 +133,7 @@ impl Client {
         image: &str,
         timeout: Duration,
     ) -> Result<Self> {
-        let uri: http::Uri = endpoint
-            .url
-            .parse()
-            .with_context(|| format!("parsing API server URL {:?}", endpoint.url))?;
-        let mut config = kube::Config::new(uri);
-        config.root_cert = endpoint.roots.as_ref().map(|(roots, _)| roots.clone());
-        config.accept_invalid_certs = endpoint.roots.is_none();
-        config.auth_info.token = Some(token.clone());
-        config.connect_timeout = Some(timeout);
-        config.read_timeout = Some(timeout);
-        config.write_timeout = Some(timeout);
-        config.default_retry = false;
-        let client = kube::Client::try_from(config)
-            .with_context(|| format!("setting up a client for {}", endpoint.url))?;
+        let client = endpoint.client(Some(token), timeout)?;
         Ok(Client {
             client,
             url: endpoint.url.clone(),

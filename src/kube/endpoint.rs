@@ -3,8 +3,10 @@
 //! Never a kubeconfig's credentials: the provider authenticates with the pod's token only.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow, bail, ensure};
+use secrecy::SecretString;
 
 use super::ApiSettings;
 use crate::files;
@@ -43,6 +45,28 @@ impl Endpoint {
                 self.url_origin
             ),
         }
+    }
+}
+
+impl Endpoint {
+    /// A kube client for this server: verified against its CA (encrypted only, with
+    /// `--insecure-skip-tls-verify`), authenticated with `token` when given and with nothing
+    /// else, no retries, each phase of a request within `timeout`.
+    pub fn client(&self, token: Option<&SecretString>, timeout: Duration) -> Result<kube::Client> {
+        let uri: http::Uri = self
+            .url
+            .parse()
+            .with_context(|| format!("parsing API server URL {:?}", self.url))?;
+        let mut config = kube::Config::new(uri);
+        config.root_cert = self.roots.as_ref().map(|(roots, _)| roots.clone());
+        config.accept_invalid_certs = self.roots.is_none();
+        config.auth_info.token = token.cloned();
+        config.connect_timeout = Some(timeout);
+        config.read_timeout = Some(timeout);
+        config.write_timeout = Some(timeout);
+        config.default_retry = false;
+        kube::Client::try_from(config)
+            .with_context(|| format!("setting up a client for {}", self.url))
     }
 }
 

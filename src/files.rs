@@ -141,6 +141,13 @@ mod tests {
         );
         let missing = entries_of(&dir.path().join("missing")).unwrap_err();
         assert_eq!(missing.kind(), ErrorKind::NotFound);
+        // O_DIRECTORY: a FIFO in its place is refused at once, where opening it would block.
+        let fifo = dir.path().join("fifo");
+        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::S_IRWXU).unwrap();
+        assert_eq!(
+            entries_of(&fifo).unwrap_err().raw_os_error(),
+            Some(libc::ENOTDIR)
+        );
         let not_a_dir = entries_of(&dir.path().join("a.conf")).unwrap_err();
         assert_eq!(not_a_dir.raw_os_error(), Some(libc::ENOTDIR));
     }

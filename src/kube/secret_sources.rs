@@ -359,6 +359,8 @@ mod tests {
             "mirror.example.com:5000",
             "image-registry.openshift-image-registry.svc.example.com",
             "registry.svc",
+            // Only digits make a port.
+            "image-registry.openshift-image-registry.svc:http",
         ] {
             assert!(!is_integrated_registry(location), "{location}");
         }

@@ -5,6 +5,8 @@
 #   make test-packaging  MachineConfigs, kubelet generator, shell scripts, RPM spec (test/README.md)
 #   make e2e             end to end with docker-registry, skopeo and a private journald
 #   make bench           speed and footprint against their floors (build/bench.json)
+#   make bench-instructions  instructions per run (callgrind) of both builds against test/data/bench/
+#   make bench-budgets   rewrites those budgets: the counts measured plus 15 %
 #   make msrv            builds and unit-tests both TLS features with Cargo.toml's rust-version (1.92)
 #   make fuzz            each fuzz target for FUZZ_SECONDS (nightly, cargo-fuzz); a crash fails
 #   make mutants         cargo-mutants over the pure modules, in a clone of HEAD (about 40 min; not in CI)
@@ -35,7 +37,7 @@ FUZZ_SECONDS ?= 60
 FUZZ_SEED ?= 1
 FUZZ_RUNS ?= 40000
 
-.PHONY: all build build-openssl test test-packaging lint msrv e2e bench fuzz demo rpm spec-crates manifests man mutants clean
+.PHONY: all build build-openssl test test-packaging lint msrv e2e bench fuzz demo rpm spec-crates manifests man mutants bench-instructions bench-budgets clean
 
 all: build
 
@@ -45,10 +47,11 @@ build:
 	cp target/release/$(BINARY) $(BUILD_DIR)/$(BINARY)
 
 # The same binary with the system OpenSSL as the kube client's TLS stack (FIPS clusters).
+# Its own target dir: the two builds do not undo each other's.
 build-openssl:
-	$(CARGO) build --release --locked --no-default-features --features openssl
+	$(CARGO) build --release --locked --no-default-features --features openssl --target-dir target/openssl
 	mkdir -p $(BUILD_DIR)
-	cp target/release/$(BINARY) $(BUILD_DIR)/$(BINARY)-openssl
+	cp target/openssl/release/$(BINARY) $(BUILD_DIR)/$(BINARY)-openssl
 
 lint:
 	$(CARGO) fmt --all -- --check
@@ -88,6 +91,17 @@ e2e:
 bench: build build-openssl
 	BENCH_BINARIES="rustls=$(BUILD_DIR)/$(BINARY) openssl=$(BUILD_DIR)/$(BINARY)-openssl" \
 		BENCH_JSON=$(BUILD_DIR)/bench.json $(CARGO) bench --locked --bench provider
+
+# Instruction counts do not depend on the machine's load: a budget, not a clock. The bench binary
+# runs in the test profile (it only drives the release binaries under valgrind).
+INSTRUCTION_BUDGETS := test/data/bench/instruction-budgets.json
+bench-instructions: build build-openssl
+	BENCH_BINARIES="rustls=$(BUILD_DIR)/$(BINARY) openssl=$(BUILD_DIR)/$(BINARY)-openssl" \
+		BENCH_INSTRUCTIONS=$(INSTRUCTION_BUDGETS) $(CARGO) test --locked --bench provider
+
+bench-budgets: build build-openssl
+	BENCH_BINARIES="rustls=$(BUILD_DIR)/$(BINARY) openssl=$(BUILD_DIR)/$(BINARY)-openssl" \
+		BENCH_INSTRUCTIONS=$(INSTRUCTION_BUDGETS) BENCH_UPDATE_BUDGETS=1 $(CARGO) test --locked --bench provider
 
 # Binary RPM from a source tarball and a vendored-crates tarball, built offline (%check included);
 # the package must carry the spec's bundled(crate()) Provides.

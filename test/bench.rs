@@ -2,6 +2,11 @@
 //! the same run (`cat` of the same input: the cost of exec'ing any program and feeding it). Reports
 //! medians of wall time and CPU time (user + system, from `wait4`), and the peak RSS (`ru_maxrss`,
 //! what `/usr/bin/time -f %M` prints). Prints a table and writes `build/bench.json`.
+//!
+//! `make bench-instructions` (`BENCH_INSTRUCTIONS=<budgets.json>`): each scenario once per build
+//! under `valgrind --tool=callgrind`, whose count of instructions does not depend on the machine's
+//! load, against the budget committed for it; a path over its budget fails. With
+//! `BENCH_UPDATE_BUDGETS=1` the budgets become the counts measured plus 15 %.
 
 #[path = "support/apiserver.rs"]
 mod apiserver;
@@ -93,6 +98,79 @@ fn measure(program: &Path, args: &[String], stdin: &Path, runs: usize) -> Measur
         cpu_ms: median(samples.iter().map(|s| s.cpu.as_secs_f64() * 1e3).collect()),
         max_rss_kib: peak_rss_kib(program, args, stdin),
     }
+}
+
+/// The instructions one run executes, as callgrind counts them, in an environment with nothing
+/// but `PATH`: the environment's size changes what the loader and std do.
+fn instructions(program: &Path, args: &[String], stdin: &Path) -> u64 {
+    let output = Command::new("valgrind")
+        .args(["--tool=callgrind", "--callgrind-out-file=/dev/null"])
+        .arg(program)
+        .args(args)
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .stdin(std::fs::File::open(stdin).unwrap())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .output()
+        .expect("running valgrind (Debian package valgrind)");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "{} {args:?} failed under valgrind:\n{stderr}",
+        program.display()
+    );
+    stderr
+        .lines()
+        .find_map(|line| line.split_once("Collected :")?.1.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no instruction count from callgrind:\n{stderr}"))
+}
+
+/// `make bench-instructions`: every scenario's count against its budget, per build.
+fn guard_instructions(budgets_path: &Path, binaries: &[(String, PathBuf)], scenarios: &[Scenario]) {
+    let update = std::env::var_os("BENCH_UPDATE_BUDGETS").is_some();
+    let mut budgets: serde_json::Value = match std::fs::read(budgets_path) {
+        Ok(bytes) => serde_json::from_slice(&bytes).expect("the budgets are JSON"),
+        Err(_) if update => json!({}),
+        Err(e) => panic!("{}: {e}", budgets_path.display()),
+    };
+    let mut over = Vec::new();
+    for (backend, binary) in binaries {
+        println!(
+            "\n{} (TLS {backend}): instructions per run",
+            binary.display()
+        );
+        println!(
+            "{:<48} {:>12} {:>12} {:>7}",
+            "scenario", "counted", "budget", "of it"
+        );
+        for scenario in scenarios {
+            let counted = instructions(binary, &scenario.args, &scenario.stdin);
+            if update {
+                budgets[backend.as_str()][scenario.name] = json!(counted + counted * 15 / 100);
+            }
+            let budget = budgets[backend.as_str()][scenario.name]
+                .as_u64()
+                .unwrap_or_else(|| panic!("no budget for {backend} {:?}", scenario.name));
+            println!(
+                "{:<48} {counted:>12} {budget:>12} {:>6.1}%",
+                scenario.name,
+                counted as f64 * 100.0 / budget as f64
+            );
+            if counted > budget {
+                over.push(format!(
+                    "{backend} {:?}: {counted} instructions, budget {budget}",
+                    scenario.name
+                ));
+            }
+        }
+    }
+    if update {
+        let text = serde_json::to_string_pretty(&budgets).unwrap();
+        std::fs::write(budgets_path, text + "\n").unwrap();
+        println!("written: {}", budgets_path.display());
+    }
+    assert!(over.is_empty(), "over budget:\n{}", over.join("\n"));
 }
 
 fn with_secrets_from(mut args: Vec<String>, source: &str) -> Vec<String> {
@@ -315,6 +393,10 @@ fn main() {
         },
     ];
 
+    if let Some(budgets) = std::env::var_os("BENCH_INSTRUCTIONS") {
+        guard_instructions(Path::new(&budgets), &binaries, &scenarios);
+        return;
+    }
     let cat = PathBuf::from("/bin/cat");
     let mut reports = Vec::new();
     for (backend, binary) in &binaries {

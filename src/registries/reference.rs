@@ -338,6 +338,12 @@ mod tests {
             ("localhost:5000", "docker.io/library/localhost"),
             ("[fd00::1]:5000/app", "[fd00::1]:5000/app"),
             ("Registry/app", "Registry/app"),
+            // Refused only when it is 64 hexadecimal digits, an image ID.
+            ("deadbeef", "docker.io/library/deadbeef"),
+            (
+                &format!("{}g", "a".repeat(63)),
+                &format!("docker.io/library/{}g", "a".repeat(63)),
+            ),
         ] {
             assert_eq!(normalized_name(image).as_deref(), Ok(name), "{image}");
         }

@@ -95,21 +95,16 @@ fn config_paths(main: &Path, dir: &Path) -> Result<Vec<PathBuf>, String> {
 }
 
 fn walk(dir: &Path, paths: &mut Vec<PathBuf>) -> Result<(), String> {
-    let entries = match std::fs::read_dir(dir) {
+    let mut entries = match files::entries_of(dir) {
         Ok(entries) => entries,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
         Err(e) => return Err(format!("listing {}: {e}", dir.display())),
     };
-    let mut names = entries
-        .map(|entry| entry.map(|e| e.file_name()))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| format!("listing {}: {e}", dir.display()))?;
-    names.sort();
-    for name in names {
-        let path = dir.join(name);
+    entries.sort_by(|a, b| a.name.cmp(&b.name));
+    for entry in entries {
+        let path = dir.join(&entry.name);
         // Like filepath.Walk: a link is a file, even to a directory.
-        let is_dir = std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir());
-        match is_dir {
+        match entry.is_dir {
             true => walk(&path, paths)?,
             false => paths.push(path),
         }

@@ -13,9 +13,10 @@ pub(super) struct Process {
 
 /// The running process with the lowest pid whose name (`/proc/<pid>/comm`) is `name`.
 pub(super) fn running(name: &str) -> Option<Process> {
-    let mut pids: Vec<u32> = std::fs::read_dir("/proc")
+    let mut pids: Vec<u32> = files::entries_of(Path::new("/proc"))
         .ok()?
-        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse().ok())
+        .into_iter()
+        .filter_map(|entry| entry.name.to_str()?.parse().ok())
         .collect();
     pids.sort_unstable();
     pids.into_iter().find_map(|pid| {

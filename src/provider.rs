@@ -296,10 +296,10 @@ fn auth_file_content(
             image,
             namespace,
             secret = choice.secret,
-            key = choice.key,
+            key = secrets::shown_key(choice.key),
             "Using secret {} (key {}) for {}",
             choice.secret,
-            choice.key,
+            secrets::shown_key(choice.key),
             choice.reference
         );
     }
@@ -328,7 +328,7 @@ fn keys(secret: &secrets::PullSecret) -> String {
     let keys: Vec<String> = secret
         .entries
         .iter()
-        .map(|(key, _)| logging::quoted(key))
+        .map(|(key, _)| logging::quoted(&secrets::shown_key(key)))
         .collect();
     format!("keys {}", keys.join(", "))
 }

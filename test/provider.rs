@@ -988,3 +988,26 @@ fn a_request_with_a_tag_or_a_short_name_gets_the_file_crio_looks_up() {
         );
     }
 }
+
+#[test]
+fn a_key_with_user_info_is_logged_without_it_at_any_level() {
+    // Kubelet accepts `https://user:password@host` as a key and ignores the user info; the log
+    // names the key so an operator can find it, and leaves that part out.
+    let node = Node::new();
+    let key = format!("https://robot:KEY-SECRET@{MIRROR}");
+    let config = docker_config_json(&[(&key, "alice", ALICE_PASSWORD)]);
+    node.api.add_pull_secret("team-a", "mirror-pull", &config);
+    let run = node.run(
+        &request("docker.io/library/nginx", "team-a"),
+        &["--log-level", "debug"],
+    );
+    assert_success(&run);
+    assert!(
+        run.stderr
+            .contains(&format!("https://<user info>@{MIRROR}")),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("KEY-SECRET"), "{}", run.stderr);
+    assert!(!run.stderr.contains(ALICE_PASSWORD), "{}", run.stderr);
+}

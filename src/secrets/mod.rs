@@ -127,7 +127,10 @@ pub fn decode(name: &str, secret_type: SecretType, data: &[u8]) -> Result<PullSe
             (entry.username, entry.password)
         } else {
             decode_auth(&entry.auth).ok_or_else(|| {
-                format!("the auth field of entry {key:?} is not base64 of user:password")
+                format!(
+                    "the auth field of entry {:?} is not base64 of user:password",
+                    shown_key(&key)
+                )
             })?
         };
         entries.push((
@@ -143,6 +146,18 @@ pub fn decode(name: &str, secret_type: SecretType, data: &[u8]) -> Result<PullSe
         name: name.to_string(),
         entries,
     })
+}
+
+/// A secret's key as it may be shown in a log line or an error: a key may carry user info
+/// (`https://user:password@reg.io/team`, which kubelet accepts and ignores), and that part is left
+/// out. Everything else of the key is as written, so an operator can find it.
+pub fn shown_key(key: &str) -> String {
+    let (scheme, rest) = key.split_at(key.find("://").map_or(0, |at| at + 3));
+    let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
+    match authority.rfind('@') {
+        Some(at) => format!("{scheme}<user info>{}", &rest[at..]),
+        None => key.to_string(),
+    }
 }
 
 /// Padded or unpadded standard base64 of `user:password`, as kubelet accepts it.
@@ -268,6 +283,32 @@ pub(crate) mod tests {
         assert_eq!(
             only("", "p", "").auth_entry(),
             serde_json::json!({"auth": "OnA="})
+        );
+    }
+
+    #[test]
+    fn a_key_is_shown_without_its_user_info() {
+        for (key, shown) in [
+            (
+                "https://user:pw@reg.io/team",
+                "https://<user info>@reg.io/team",
+            ),
+            ("user:pw@reg.io", "<user info>@reg.io"),
+            ("reg.io/team@x", "reg.io/team@x"),
+            ("https://reg.io:5000/v2/", "https://reg.io:5000/v2/"),
+            ("reg.io?a@b", "reg.io?a@b"),
+        ] {
+            assert_eq!(shown_key(key), shown, "{key}");
+        }
+    }
+
+    #[test]
+    fn a_bad_auth_field_names_its_entry_without_user_info() {
+        let data = br#"{"auths":{"https://robot:SECRET@reg.io":{"auth":"!!"}}}"#;
+        let error = decode("s", SecretType::DockerConfigJson, data).unwrap_err();
+        assert_eq!(
+            error,
+            r#"the auth field of entry "https://<user info>@reg.io" is not base64 of user:password"#
         );
     }
 

@@ -129,7 +129,6 @@ fn answer(
     pull: &Pull,
     output: impl Write,
 ) -> Result<()> {
-    let response = kubelet::response(&settings.cache_duration, None);
     // Every run cleans up, so unconsumed credentials do not outlive --stale-after even when no
     // later pull needs a file. A directory that fails its checks is reported once: as the run's
     // error when it needs the directory, else as a warning.
@@ -148,7 +147,7 @@ fn answer(
              from 1.34)"
         );
         finish_without_file(auth_dir, None, pull);
-        return respond(output, &response);
+        return respond(output, settings, None);
     };
     let claims = claims?;
     let namespace = claims.namespace.as_str();
@@ -159,7 +158,7 @@ fn answer(
         Ok(Some(content)) => content,
         Ok(None) => {
             finish_without_file(auth_dir, Some((&name, &auth_file)), pull);
-            return respond(output, &response);
+            return respond(output, settings, None);
         }
         Err(e) => {
             finish_without_file(auth_dir, Some((&name, &auth_file)), pull);
@@ -187,12 +186,13 @@ fn answer(
         "Wrote auth file to {} with {} number of entries", auth_file.display(), content.entries
     );
     let scoped_image = settings.scope_pulled_images.then_some(image);
-    let response = kubelet::response(&settings.cache_duration, scoped_image);
-    respond(output, &response).inspect_err(|_| withdraw(&dir, &name, &auth_file, pull))
+    respond(output, settings, scoped_image).inspect_err(|_| withdraw(&dir, &name, &auth_file, pull))
 }
 
-/// Writes the response for kubelet, whole, or fails.
-fn respond(mut output: impl Write, response: &str) -> Result<()> {
+/// Writes the response for kubelet, whole, or fails: with an empty credential for
+/// `scoped_image` when the run wrote its file (`kubelet::response`).
+fn respond(mut output: impl Write, settings: &Settings, scoped_image: Option<&str>) -> Result<()> {
+    let response = kubelet::response(&settings.cache_duration, scoped_image);
     writeln!(output, "{response}")
         .and_then(|()| output.flush())
         .context("writing the response to stdout")

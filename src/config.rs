@@ -93,11 +93,8 @@ fn drop_ins(path: &Path) -> Result<Vec<PathBuf>> {
 /// The keys of one file, each with its line. A value is a string or a boolean; the error names
 /// the file, line and column and never quotes the file.
 fn parse(text: &str, path: &Path) -> Result<Vec<Entry>> {
-    let line_of = |offset: usize| text[..offset.min(text.len())].matches('\n').count() + 1;
     let table = DeTable::parse(text).map_err(|e| {
-        let offset = e.span().map_or(0, |span| span.start);
-        let line = line_of(offset);
-        let column = offset - text[..offset].rfind('\n').map_or(0, |newline| newline + 1) + 1;
+        let (line, column) = files::line_and_column(text, e.span().map_or(0, |span| span.start));
         anyhow::anyhow!(
             "{}:{line}:{column}: not valid TOML: {}",
             path.display(),
@@ -106,7 +103,7 @@ fn parse(text: &str, path: &Path) -> Result<Vec<Entry>> {
     })?;
     let mut entries = Vec::new();
     for (key, value) in table.get_ref() {
-        let line = line_of(key.span().start);
+        let (line, _) = files::line_and_column(text, key.span().start);
         let value = match value.get_ref() {
             DeValue::String(text) => text.to_string(),
             DeValue::Boolean(flag) => flag.to_string(),

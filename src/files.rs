@@ -79,6 +79,17 @@ pub fn entries_of(dir: &Path) -> std::io::Result<Vec<Entry>> {
     Ok(entries)
 }
 
+/// Where byte `offset` of a file's `text` is, as an editor counts: line and column, from 1. Parse
+/// errors say this instead of quoting the file, which may hold a credential.
+pub fn line_and_column(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line_start = before.rfind('\n').map_or(0, |newline| newline + 1);
+    (
+        before.matches('\n').count() + 1,
+        before.len() - line_start + 1,
+    )
+}
+
 /// `None` for "no such file"; every other error stays one.
 pub fn absent_if_missing<T>(result: std::io::Result<T>) -> std::io::Result<Option<T>> {
     match result {
@@ -150,6 +161,16 @@ mod tests {
         );
         let not_a_dir = entries_of(&dir.path().join("a.conf")).unwrap_err();
         assert_eq!(not_a_dir.raw_os_error(), Some(libc::ENOTDIR));
+    }
+
+    #[test]
+    fn an_offset_is_a_line_and_column_from_one() {
+        let text = "ab\ncd\n";
+        assert_eq!(line_and_column(text, 0), (1, 1));
+        assert_eq!(line_and_column(text, 1), (1, 2));
+        assert_eq!(line_and_column(text, 3), (2, 1));
+        assert_eq!(line_and_column(text, 4), (2, 2));
+        assert_eq!(line_and_column(text, 99), (3, 1));
     }
 
     #[test]

@@ -120,7 +120,7 @@ fn decode(path: &Path) -> Result<toml::Table, String> {
     toml::from_str(text).map_err(|e| {
         let line = e
             .span()
-            .map(|span| text[..span.start.min(text.len())].matches('\n').count() + 1);
+            .map(|span| files::line_and_column(text, span.start).0);
         match line {
             Some(line) => format!("invalid TOML at line {line}: {}", e.message()),
             None => format!("invalid TOML: {}", e.message()),

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use super::reference;
 use super::schema::{RawFile, RawRegistry};
+use crate::files;
 
 /// One `[[registry]]` entry after validation and normalisation.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -137,7 +138,7 @@ fn toml_error(text: &str, error: &toml::de::Error) -> String {
     let message = error.message().trim();
     match error.span() {
         Some(span) => {
-            let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
+            let (line, _) = files::line_and_column(text, span.start);
             format!("line {line}: {message}")
         }
         None => message.to_string(),

@@ -25,7 +25,8 @@ const PROVIDER_API_VERSION: &str = "credentialprovider.kubelet.k8s.io/v1";
 const CONFIG_FLAG: &str = "--image-credential-provider-config";
 
 /// Where kubelet's config is when kubelet does not say: the MCO's (OpenShift 4.22+, which wins over
-/// the generic MachineConfigs' own), the generic MachineConfigs', the cloud platforms', kubeadm's.
+/// the generic MachineConfigs' own), the generic MachineConfigs', the cloud platforms', and the
+/// path docs/operating.md installs it at on plain Kubernetes (kubeadm itself names none).
 const STANDARD_CONFIGS: [&str; 6] = [
     "/etc/kubernetes/credential-providers/generic-credential-provider.yaml",
     "/etc/kubernetes/credential-providers/crio-credential-provider.yaml",

@@ -335,8 +335,9 @@ fn configuration_path(args: &[OsString]) -> PathBuf {
     PathBuf::from(config::DEFAULT_PATH)
 }
 
-/// Flags that are not settings: the file cannot set them.
-const NOT_CONFIGURABLE: [&str; 5] = ["help", "version", "version-json", "config", "explain"];
+/// Root flags that are not settings: the file cannot set them (a subcommand's own flags, such as
+/// `mirrors --explain`, are no keys either: keys are the root command's flags).
+const NOT_CONFIGURABLE: [&str; 4] = ["help", "version", "version-json", "config"];
 
 /// The command line with each configured key as its flag's default, so that a flag given on the
 /// command line wins. Each value is first parsed alone by its flag's own parser (the same

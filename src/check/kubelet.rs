@@ -502,7 +502,7 @@ fn urls_match(glob: &str, target: &str) -> bool {
     let labels: Vec<&str> = name.split('.').collect();
     glob_port == port
         && globs.len() == labels.len()
-        && path.starts_with(&glob_path)
+        && path.starts_with(&*glob_path)
         && globs
             .iter()
             .zip(&labels)

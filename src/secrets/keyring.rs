@@ -2,6 +2,8 @@
 //! matches image names against the keys of pull secrets; `docs/matching.md` states the deliberate
 //! differences.
 
+use std::borrow::Cow;
+
 use super::{Credential, PullSecret};
 
 /// A secret key as kubelet's keyring (`pkg/credentialprovider/keyring.go`) reads it.
@@ -11,8 +13,9 @@ struct KeyPattern {
     /// scheme, user info, query, fragment and a leading `/v1` or `/v2` dropped and
     /// percent-escapes decoded. Kubelet tries keys in reverse order of this string.
     normalized: String,
-    /// Host labels; each may hold `*` (any run of characters within one label).
-    labels: Vec<String>,
+    /// The host without its port: labels separated by `.`, each of which may hold `*` (any run
+    /// of characters within one label).
+    name: String,
     /// The host is an IPv6 literal (`[fd00::1]`): it is matched as written, a `*` in it being no
     /// wildcard. Kubelet's `filepath.Match` reads a bracketed host without a port as a character
     /// class and never matches it; a wildcard is a DNS label's, not an address's.
@@ -47,10 +50,10 @@ fn parse_key(key: &str) -> Option<KeyPattern> {
         return None;
     }
     Some(KeyPattern {
-        labels: name.split('.').map(str::to_string).collect(),
+        name: name.to_string(),
         ipv6: host.starts_with('['),
         port: port.to_string(),
-        path,
+        path: path.into_owned(),
         normalized,
     })
 }
@@ -58,7 +61,7 @@ fn parse_key(key: &str) -> Option<KeyPattern> {
 /// What Go's `url.Parse("https://" + url)` keeps of a schemeless URL, as kubelet parses secret
 /// keys and image names: the host (with its port, without user info) and the decoded path. The
 /// query and fragment are dropped. `None` where url.Parse fails.
-pub(crate) fn parse_url(url: &str) -> Option<(&str, String)> {
+pub(crate) fn parse_url(url: &str) -> Option<(&str, Cow<'_, str>)> {
     if url.bytes().any(|b| b < 0x20 || b == 0x7f) {
         return None;
     }
@@ -100,10 +103,11 @@ fn valid_host(host: &str) -> bool {
         })
 }
 
-/// Go's `unescape`: `%XX` decoded, a malformed escape refused.
-fn percent_decode(text: &str) -> Option<String> {
+/// Go's `unescape`: `%XX` decoded, a malformed escape refused. Most text has no escape, and is
+/// borrowed as it is: every key of every secret is read with this.
+fn percent_decode(text: &str) -> Option<Cow<'_, str>> {
     if !text.contains('%') {
-        return Some(text.to_string());
+        return Some(Cow::Borrowed(text));
     }
     let bytes = text.as_bytes();
     let mut decoded = Vec::with_capacity(bytes.len());
@@ -121,7 +125,7 @@ fn percent_decode(text: &str) -> Option<String> {
         }
     }
     // Go keeps invalid UTF-8; such a path can never prefix an image name's, so it is refused.
-    String::from_utf8(decoded).ok()
+    String::from_utf8(decoded).ok().map(Cow::Owned)
 }
 
 /// `net.SplitHostPort`, falling back as kubelet does to the whole host and no port.
@@ -177,26 +181,52 @@ struct Rank<'a> {
 
 const DOCKER_HUB_HOSTS: [&str; 2] = ["docker.io", "index.docker.io"];
 
-fn rank<'a>(key: &'a KeyPattern, reference: &str) -> Option<Rank<'a>> {
-    let (host, path) = parse_url(reference)?;
-    let (name, port) = split_host_port(host);
-    let labels: Vec<&str> = name.split('.').collect();
-    let host_matches = key.labels.len() == labels.len()
-        && key.labels.iter().zip(&labels).all(|(pattern, label)| {
+/// An image reference as `rank` compares it with keys: parsed once, whatever the number of keys.
+struct ParsedReference<'a> {
+    host: &'a str,
+    labels: Vec<&'a str>,
+    port: &'a str,
+    path: Cow<'a, str>,
+}
+
+impl<'a> ParsedReference<'a> {
+    fn parse(reference: &'a str) -> Option<Self> {
+        let (host, path) = parse_url(reference)?;
+        let (name, port) = split_host_port(host);
+        Some(ParsedReference {
+            host,
+            labels: name.split('.').collect(),
+            port,
+            path,
+        })
+    }
+}
+
+fn rank<'a>(key: &'a KeyPattern, reference: &ParsedReference) -> Option<Rank<'a>> {
+    let ParsedReference {
+        host,
+        labels,
+        port,
+        path,
+    } = reference;
+    let mut patterns = key.name.split('.');
+    let host_matches = labels.iter().all(|label| {
+        patterns.next().is_some_and(|pattern| {
             if key.ipv6 {
-                pattern == label
+                pattern == *label
             } else {
                 label_matches(pattern, label)
             }
-        });
+        })
+    }) && patterns.next().is_none();
     // Kubelet takes any string prefix; here a key's path serves its own subtree only.
     let path_matches = key.path.is_empty()
-        || path == key.path
+        || **path == key.path
         || path
             .strip_prefix(&key.path)
             .is_some_and(|below| key.path.ends_with('/') || below.starts_with('/'));
     let normalized = key.normalized.as_str();
-    if host_matches && key.port == port && path_matches {
+    if host_matches && key.port == *port && path_matches {
         return Some(Rank {
             direct: true,
             normalized,
@@ -205,7 +235,7 @@ fn rank<'a>(key: &'a KeyPattern, reference: &str) -> Option<Rank<'a>> {
     // Kubelet serves Docker Hub names with credentials for `index.docker.io` (as written in
     // `https://index.docker.io/v1/`) when nothing else matches.
     let hub_key = normalized == "index.docker.io";
-    (hub_key && DOCKER_HUB_HOSTS.contains(&host)).then_some(Rank {
+    (hub_key && DOCKER_HUB_HOSTS.contains(host)).then_some(Rank {
         direct: false,
         normalized,
     })
@@ -240,11 +270,12 @@ pub fn choose<'a>(secrets: &'a [PullSecret], references: &'a [String]) -> Vec<Ch
     references
         .iter()
         .filter_map(|reference| {
+            let parsed = ParsedReference::parse(reference)?;
             patterns
                 .iter()
                 .enumerate()
                 .filter_map(|(order, (secret, key, pattern, credential))| {
-                    let rank = rank(pattern, reference)?;
+                    let rank = rank(pattern, &parsed)?;
                     Some((rank, order, secret.name.as_str(), *key, *credential))
                 })
                 // Most specific first; among equals the first in order (the secret that comes

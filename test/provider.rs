@@ -1011,3 +1011,56 @@ fn a_key_with_user_info_is_logged_without_it_at_any_level() {
     assert!(!run.stderr.contains("KEY-SECRET"), "{}", run.stderr);
     assert!(!run.stderr.contains(ALICE_PASSWORD), "{}", run.stderr);
 }
+
+/// A service account naming `count` pull secrets, the last of which serves the mirror, under
+/// the Role that allows getting exactly those.
+fn node_naming_secrets(api: apiserver::FakeApiServer, count: usize) -> Node {
+    let node = Node::serving(api);
+    node.api.revoke("team-a", "default");
+    let names: Vec<String> = (0..count).map(|i| format!("pull-{i:02}")).collect();
+    for (i, name) in names.iter().enumerate() {
+        let registry = match i + 1 == count {
+            true => MIRROR.to_string(),
+            false => format!("other-{i}.example.com"),
+        };
+        let config = apiserver::docker_config_json(&[(&registry, "alice", "pw")]);
+        node.api.add_pull_secret("team-a", name, &config);
+    }
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    node.api.add_service_account("team-a", "default", &names);
+    node.grant_service_account_role(&names);
+    node
+}
+
+#[test]
+fn every_request_of_a_run_shares_one_http2_connection() {
+    let node = node_naming_secrets(apiserver::FakeApiServer::start(), 20);
+    let run = node.run(
+        &request("docker.io/library/nginx", "team-a"),
+        &["--secrets-from", "service-account"],
+    );
+    assert_success(&run);
+    let requests = node.api.requests();
+    assert_eq!(requests.len(), 21, "the account and its 20 secrets");
+    assert!(
+        requests.iter().all(|r| r.version == http::Version::HTTP_2),
+        "{requests:?}"
+    );
+    assert_eq!(node.api.traffic().connections, 1);
+}
+
+#[test]
+fn a_server_without_http2_is_read_over_http1() {
+    let node = node_naming_secrets(apiserver::FakeApiServer::start_http1_only(), 2);
+    let run = node.run(
+        &request("docker.io/library/nginx", "team-a"),
+        &["--secrets-from", "service-account"],
+    );
+    assert_success(&run);
+    let requests = node.api.requests();
+    assert_eq!(requests.len(), 3);
+    assert!(
+        requests.iter().all(|r| r.version == http::Version::HTTP_11),
+        "{requests:?}"
+    );
+}

@@ -97,7 +97,7 @@ async fn get_version(
     // Never a credential: /version answers without one.
     let client = endpoint.client(None, timeout)?;
     let request = http::Request::get("/version")
-        .body(kube::client::Body::from(Vec::new()))
+        .body(Vec::new())
         .context("building the request for /version")?;
     let exchange = async {
         let response = client.send(request).await?;
@@ -105,7 +105,7 @@ async fn get_version(
         let body = http_body_util::Limited::new(response.into_body(), MAX_ANSWER_BYTES)
             .collect()
             .await
-            .map_err(|e| anyhow::anyhow!("reading the answer: {e}"))?
+            .map_err(|e| client.failure(e).context("reading the answer"))?
             .to_bytes();
         anyhow::Ok((status, body.to_vec()))
     };

@@ -16,6 +16,7 @@ use serde::de::DeserializeOwned;
 
 use super::endpoint::Endpoint;
 use super::token::{PodClaim, TokenClaims};
+use super::transport::Transport;
 use crate::logging;
 use crate::secrets::SecretType;
 
@@ -82,7 +83,11 @@ const MAX_RESPONSE_BYTES: usize = 32 << 20;
 
 /// Reads a body up to `MAX_RESPONSE_BYTES`, refusing more without reading it: by its declared
 /// length at once, else as soon as the chunks add up to more.
-async fn read_body(mut body: kube::client::Body, declared: Option<u64>) -> Result<Vec<u8>> {
+async fn read_body(
+    transport: &Transport,
+    mut body: hyper::body::Incoming,
+    declared: Option<u64>,
+) -> Result<Vec<u8>> {
     use http_body_util::BodyExt;
     let too_large = || {
         anyhow!(
@@ -96,7 +101,9 @@ async fn read_body(mut body: kube::client::Body, declared: Option<u64>) -> Resul
     }
     let mut bytes = Vec::with_capacity(declared as usize);
     while let Some(frame) = body.frame().await {
-        let frame = frame.context("reading the answer")?;
+        let frame = frame
+            .map_err(|e| transport.failure(e))
+            .context("reading the answer")?;
         if let Some(data) = frame.data_ref() {
             if bytes.len() + data.len() > MAX_RESPONSE_BYTES {
                 return Err(too_large());
@@ -112,9 +119,9 @@ pub fn status_code(error: &anyhow::Error) -> Option<u16> {
     error.downcast_ref::<ApiStatus>().map(|status| status.code)
 }
 
-/// A kube client for one namespace, authenticated by the pod's token.
+/// A client for one namespace, authenticated by the pod's token.
 pub struct Client {
-    client: kube::Client,
+    client: Transport,
     url: String,
     /// Where the URL and the CA came from (`Endpoint::sources`), for a failed connection.
     sources: String,
@@ -177,7 +184,7 @@ impl Client {
         let request = request.with_context(|| format!("building the request for {what}"))?;
         let response = self
             .client
-            .send(request.map(kube::client::Body::from))
+            .send(request)
             .await
             .with_context(|| format!("{what} {}", self.sources))?;
         let status = response.status();
@@ -197,7 +204,7 @@ impl Client {
             .headers()
             .get(http::header::CONTENT_LENGTH)
             .and_then(|length| length.to_str().ok()?.parse().ok());
-        let body = read_body(response.into_body(), declared)
+        let body = read_body(&self.client, response.into_body(), declared)
             .await
             .with_context(|| what.clone())?;
         if !status.is_success() {

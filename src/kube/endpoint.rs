@@ -9,6 +9,7 @@ use anyhow::{Context, Result, anyhow, bail, ensure};
 use secrecy::SecretString;
 
 use super::ApiSettings;
+use super::transport::Transport;
 use crate::files;
 use crate::logging;
 
@@ -49,23 +50,16 @@ impl Endpoint {
 }
 
 impl Endpoint {
-    /// A kube client for this server: verified against its CA (encrypted only, with
+    /// A client of this server: verified against its CA (encrypted only, with
     /// `--insecure-skip-tls-verify`), authenticated with `token` when given and with nothing
-    /// else, no retries, each phase of a request within `timeout`.
-    pub fn client(&self, token: Option<&SecretString>, timeout: Duration) -> Result<kube::Client> {
+    /// else, connecting within `timeout`.
+    pub fn client(&self, token: Option<&SecretString>, timeout: Duration) -> Result<Transport> {
         let uri: http::Uri = self
             .url
             .parse()
             .with_context(|| format!("parsing API server URL {:?}", self.url))?;
-        let mut config = kube::Config::new(uri);
-        config.root_cert = self.roots.as_ref().map(|(roots, _)| roots.clone());
-        config.accept_invalid_certs = self.roots.is_none();
-        config.auth_info.token = token.cloned();
-        config.connect_timeout = Some(timeout);
-        config.read_timeout = Some(timeout);
-        config.write_timeout = Some(timeout);
-        config.default_retry = false;
-        kube::Client::try_from(config)
+        let roots = self.roots.as_ref().map(|(roots, _)| roots.clone());
+        Transport::new(uri, roots, token, timeout)
             .with_context(|| format!("setting up a client for {}", self.url))
     }
 }

@@ -9,7 +9,6 @@
 #![allow(dead_code)] // Each test binary uses its own part of this.
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -39,6 +38,17 @@ struct State {
     raw_answer: Option<RawAnswer>,
     delay: Duration,
     requests: Vec<Recorded>,
+    traffic: Traffic,
+}
+
+/// What the server's connections carried: the load one run puts on the API server.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Traffic {
+    /// TCP connections accepted, each with its TLS handshake.
+    pub connections: u64,
+    /// Bytes read from and written to the connections, TLS records and handshakes included.
+    pub bytes_received: u64,
+    pub bytes_sent: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -75,6 +85,7 @@ pub struct Recorded {
     pub status: u16,
     /// Whether the request carried an `Authorization` header.
     pub authorized: bool,
+    pub version: http::Version,
 }
 
 /// The name and uid of the pod every token of `service_account_token` is bound to.
@@ -130,7 +141,17 @@ impl FakeApiServer {
     }
 
     pub fn start_on(address: &str) -> Self {
-        let (ca_pem, tls) = tls_config();
+        Self::serve(address, &[b"h2", b"http/1.1"])
+    }
+
+    /// A server that offers HTTP/1.1 only, as one behind a proxy that speaks no HTTP/2 may.
+    pub fn start_http1_only() -> Self {
+        Self::serve("127.0.0.1:0", &[b"http/1.1"])
+    }
+
+    /// Serves on `address`, offering the ALPN `protocols`.
+    fn serve(address: &str, protocols: &[&[u8]]) -> Self {
+        let (ca_pem, tls) = tls_config(protocols);
         let listener = TcpListener::bind(address).expect("binding the fake API server");
         let url = format!("https://{}", listener.local_addr().unwrap());
         let state = Arc::new(Mutex::new(State::default()));
@@ -288,12 +309,17 @@ impl FakeApiServer {
         self.state.lock().unwrap().delay = delay;
     }
 
+    /// What the connections so far carried.
+    pub fn traffic(&self) -> Traffic {
+        self.state.lock().unwrap().traffic
+    }
+
     pub fn requests(&self) -> Vec<Recorded> {
         self.state.lock().unwrap().requests.clone()
     }
 }
 
-fn tls_config() -> (String, Arc<rustls::ServerConfig>) {
+fn tls_config(protocols: &[&[u8]]) -> (String, Arc<rustls::ServerConfig>) {
     use rcgen::{
         BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair,
         KeyUsagePurpose,
@@ -329,105 +355,165 @@ fn tls_config() -> (String, Arc<rustls::ServerConfig>) {
     .with_no_client_auth()
     .with_single_cert(vec![server_cert.der().clone(), ca.der().clone()], key)
     .unwrap();
+    let mut config = config;
+    config.alpn_protocols = protocols.iter().map(|p| p.to_vec()).collect();
     (ca.pem(), Arc::new(config))
 }
 
+/// Serves one connection: HTTP/2 or HTTP/1.1 as ALPN chose, like the real server (Go's
+/// `net/http`), on a runtime of its own; what the connection carries is counted.
 fn serve_connection(stream: TcpStream, tls: Arc<rustls::ServerConfig>, state: Arc<Mutex<State>>) {
-    let connection = match rustls::ServerConnection::new(tls) {
-        Ok(connection) => connection,
-        Err(_) => return,
+    use hyper_util::rt::{TokioExecutor, TokioIo};
+    state.lock().unwrap().traffic.connections += 1;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async move {
+        if stream.set_nonblocking(true).is_err() {
+            return;
+        }
+        let Ok(stream) = tokio::net::TcpStream::from_std(stream) else {
+            return;
+        };
+        let counted = Counted {
+            inner: stream,
+            state: Arc::clone(&state),
+        };
+        let Ok(stream) = tokio_rustls::TlsAcceptor::from(tls).accept(counted).await else {
+            return;
+        };
+        let service = hyper::service::service_fn(move |request| {
+            let state = Arc::clone(&state);
+            async move { Ok::<_, std::convert::Infallible>(respond(request, &state).await) }
+        });
+        let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+            .serve_connection(TokioIo::new(stream), service)
+            .await;
+    });
+}
+
+type AnswerBody =
+    http_body_util::combinators::BoxBody<hyper::body::Bytes, std::convert::Infallible>;
+
+async fn respond(
+    request: hyper::Request<hyper::body::Incoming>,
+    state: &Mutex<State>,
+) -> hyper::Response<AnswerBody> {
+    use http_body_util::BodyExt;
+    let (delay, raw_answer) = {
+        let state = state.lock().unwrap();
+        (state.delay, state.raw_answer.clone())
     };
-    let mut reader = BufReader::new(rustls::StreamOwned::new(connection, stream));
-    // HTTP/1.1 keep-alive: requests follow each other until the client closes.
-    while let Some((path_and_query, headers)) = read_request(&mut reader) {
-        let delay = state.lock().unwrap().delay;
-        std::thread::sleep(delay);
-        let raw_answer = state.lock().unwrap().raw_answer.clone();
-        if let Some(raw) = raw_answer {
-            let _ = write_raw_answer(reader.get_mut(), &raw);
-            return;
-        }
-        let (status, body, recorded) =
-            answer(&path_and_query, &headers, &mut state.lock().unwrap());
-        state.lock().unwrap().requests.push(recorded);
-        let body = body.to_string();
-        let response = format!(
-            "HTTP/1.1 {status} {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-            reason(status),
-            body.len()
-        );
-        let stream = reader.get_mut();
-        if stream
-            .write_all(response.as_bytes())
-            .and_then(|()| stream.flush())
-            .is_err()
-        {
-            return;
-        }
+    tokio::time::sleep(delay).await;
+    if let Some(raw) = raw_answer {
+        return raw_response(&raw);
     }
+    let target = request
+        .uri()
+        .path_and_query()
+        .map_or("/", |p| p.as_str())
+        .to_string();
+    let headers: HashMap<String, String> = request
+        .headers()
+        .iter()
+        .map(|(name, value)| {
+            let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
+            (name.as_str().to_string(), value)
+        })
+        .collect();
+    let version = request.version();
+    // The request's body is read and dropped, as the real server ignores one on a GET.
+    let _ = request.into_body().collect().await;
+    let mut state = state.lock().unwrap();
+    let (status, body, mut recorded) = answer(&target, &headers, &mut state);
+    recorded.version = version;
+    state.requests.push(recorded);
+    let body = body.to_string();
+    hyper::Response::builder()
+        .status(status)
+        .header("content-type", "application/json")
+        .header("content-length", body.len())
+        .body(http_body_util::Full::from(body).boxed())
+        .unwrap()
 }
 
-fn write_raw_answer(stream: &mut impl Write, answer: &RawAnswer) -> std::io::Result<()> {
+fn raw_response(answer: &RawAnswer) -> hyper::Response<AnswerBody> {
+    use http_body_util::BodyExt;
     match answer {
-        RawAnswer::Redirect(location) => write!(
-            stream,
-            "HTTP/1.1 302 Found\r\nLocation: {location}\r\nContent-Length: 0\r\n\r\n"
-        ),
-        RawAnswer::Oversized { bytes, chunked } => {
-            let framing = match chunked {
-                true => "Transfer-Encoding: chunked".to_string(),
-                false => format!("Content-Length: {bytes}"),
-            };
-            write!(
-                stream,
-                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n{framing}\r\n\r\n"
-            )?;
-            let chunk = vec![b' '; 64 * 1024];
-            let mut left = *bytes;
-            while left > 0 {
-                let part = &chunk[..left.min(chunk.len())];
-                if *chunked {
-                    write!(stream, "{:x}\r\n", part.len())?;
-                }
-                stream.write_all(part)?;
-                if *chunked {
-                    stream.write_all(b"\r\n")?;
-                }
-                left -= part.len();
+        RawAnswer::Redirect(location) => hyper::Response::builder()
+            .status(302)
+            .header("location", location)
+            .header("content-length", 0)
+            .body(http_body_util::Empty::new().boxed())
+            .unwrap(),
+        &RawAnswer::Oversized { bytes, chunked } => {
+            let chunk = hyper::body::Bytes::from(vec![b' '; 64 * 1024]);
+            let frames = (0..bytes.div_ceil(chunk.len())).map(move |i| {
+                let left = bytes - i * chunk.len();
+                Ok(hyper::body::Frame::data(
+                    chunk.slice(..left.min(chunk.len())),
+                ))
+            });
+            let body = http_body_util::StreamBody::new(futures::stream::iter(frames));
+            let mut response = hyper::Response::builder()
+                .status(200)
+                .header("content-type", "application/json");
+            // Without a length, HTTP/1.1 sends it chunked (HTTP/2 in frames, as always).
+            if !chunked {
+                response = response.header("content-length", bytes);
             }
-            if *chunked {
-                stream.write_all(b"0\r\n\r\n")?;
-            }
-            stream.flush()
+            response.body(body.boxed()).unwrap()
         }
     }
 }
 
-/// The request target and the headers (lower-cased names) of the next request, skipping its body.
-fn read_request(reader: &mut impl BufRead) -> Option<(String, HashMap<String, String>)> {
-    let mut line = String::new();
-    if reader.read_line(&mut line).ok()? == 0 {
-        return None;
+/// A connection's TCP stream, counting the bytes it carries (TLS records included).
+struct Counted {
+    inner: tokio::net::TcpStream,
+    state: Arc<Mutex<State>>,
+}
+
+impl tokio::io::AsyncRead for Counted {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        let polled = std::pin::Pin::new(&mut self.inner).poll_read(cx, buf);
+        let read = (buf.filled().len() - before) as u64;
+        self.state.lock().unwrap().traffic.bytes_received += read;
+        polled
     }
-    let target = line.split_whitespace().nth(1)?.to_string();
-    let mut headers = HashMap::new();
-    loop {
-        let mut header = String::new();
-        reader.read_line(&mut header).ok()?;
-        let header = header.trim_end();
-        if header.is_empty() {
-            break;
+}
+
+impl tokio::io::AsyncWrite for Counted {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        let polled = std::pin::Pin::new(&mut self.inner).poll_write(cx, buf);
+        if let std::task::Poll::Ready(Ok(written)) = &polled {
+            self.state.lock().unwrap().traffic.bytes_sent += *written as u64;
         }
-        if let Some((name, value)) = header.split_once(':') {
-            headers.insert(name.trim().to_ascii_lowercase(), value.trim().to_string());
-        }
+        polled
     }
-    let length: u64 = headers
-        .get("content-length")
-        .and_then(|l| l.parse().ok())
-        .unwrap_or(0);
-    std::io::copy(&mut reader.take(length), &mut std::io::sink()).ok()?;
-    Some((target, headers))
+
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
 }
 
 fn references(names: &[&str]) -> Value {
@@ -490,6 +576,7 @@ fn answer(
         resource_version: parameter("resourceVersion"),
         status,
         authorized: headers.contains_key("authorization"),
+        version: http::Version::HTTP_11,
     };
     (status, body, recorded)
 }

@@ -41,9 +41,14 @@ pub struct Run {
 impl Node {
     /// docker.io mirrored to `MIRROR`, namespace `team-a` allowed to list its secrets.
     pub fn new() -> Self {
+        Node::serving(FakeApiServer::start())
+    }
+
+    /// `new`, with `api` as its API server.
+    pub fn serving(api: FakeApiServer) -> Self {
         let node = Node {
             dir: tempfile::tempdir().unwrap(),
-            api: FakeApiServer::start(),
+            api,
         };
         node.write_registries_conf(&format!(
             "[[registry]]\nlocation = \"docker.io\"\n[[registry.mirror]]\nlocation = \"{MIRROR}\"\n"

@@ -7,6 +7,7 @@
 #   make bench           speed and footprint against their floors (build/bench.json)
 #   make bench-instructions  instructions per run (callgrind) of both builds against test/data/bench/
 #   make bench-budgets   rewrites those budgets: the counts measured plus 15 %
+#   make bench-profile   a callgrind profile of each bench path, both builds with symbols (build/profiles)
 #   make msrv            builds and unit-tests both TLS features with Cargo.toml's rust-version (1.92)
 #   make fuzz            each fuzz target for FUZZ_SECONDS (nightly, cargo-fuzz); a crash fails
 #   make mutants         cargo-mutants over the pure modules, in a clone of HEAD (about 40 min; not in CI)
@@ -37,7 +38,7 @@ FUZZ_SECONDS ?= 60
 FUZZ_SEED ?= 1
 FUZZ_RUNS ?= 40000
 
-.PHONY: all build build-openssl test test-packaging lint msrv e2e bench fuzz demo rpm spec-crates manifests man mutants bench-instructions bench-budgets clean
+.PHONY: all build build-openssl test test-packaging lint msrv e2e bench fuzz demo rpm spec-crates manifests man mutants bench-instructions bench-budgets bench-profile clean
 
 all: build
 
@@ -103,8 +104,14 @@ bench-budgets: build build-openssl
 	BENCH_BINARIES="rustls=$(BUILD_DIR)/$(BINARY) openssl=$(BUILD_DIR)/$(BINARY)-openssl" \
 		BENCH_INSTRUCTIONS=$(INSTRUCTION_BUDGETS) BENCH_UPDATE_BUDGETS=1 $(CARGO) test --locked --bench provider
 
-# Binary RPM from a source tarball and a vendored-crates tarball, built offline (%check included);
-# the package must carry the spec's bundled(crate()) Provides.
+# Where the instructions go: read one with `callgrind_annotate --inclusive=yes <file>`. The
+# profiling profile is the release one with symbols and without LTO, so its counts run higher.
+bench-profile:
+	$(CARGO) build --locked --profile profiling
+	$(CARGO) build --locked --profile profiling --no-default-features --features openssl --target-dir target/openssl
+	BENCH_BINARIES="rustls=target/profiling/$(BINARY) openssl=target/openssl/profiling/$(BINARY)" \
+		BENCH_INSTRUCTIONS=$(INSTRUCTION_BUDGETS) BENCH_PROFILES=$(BUILD_DIR)/profiles $(CARGO) test --locked --bench provider
+
 # Seeds from test/data/fuzz/<target>; the grown corpus goes to build/fuzz/<target>, a crash to
 # fuzz/artifacts/<target> (and fails the run). Run one input again: cargo +nightly fuzz run <target> <file>
 fuzz:

@@ -101,10 +101,13 @@ fn measure(program: &Path, args: &[String], stdin: &Path, runs: usize) -> Measur
 }
 
 /// The instructions one run executes, as callgrind counts them, in an environment with nothing
-/// but `PATH`: the environment's size changes what the loader and std do.
-fn instructions(program: &Path, args: &[String], stdin: &Path) -> u64 {
+/// but `PATH`: the environment's size changes what the loader and std do. The profile goes to
+/// `profile` (for `callgrind_annotate`), else nowhere.
+fn instructions(program: &Path, args: &[String], stdin: &Path, profile: Option<&Path>) -> u64 {
+    let out_file = profile.unwrap_or(Path::new("/dev/null"));
     let output = Command::new("valgrind")
-        .args(["--tool=callgrind", "--callgrind-out-file=/dev/null"])
+        .arg("--tool=callgrind")
+        .arg(format!("--callgrind-out-file={}", out_file.display()))
         .arg(program)
         .args(args)
         .env_clear()
@@ -129,6 +132,11 @@ fn instructions(program: &Path, args: &[String], stdin: &Path) -> u64 {
 /// `make bench-instructions`: every scenario's count against its budget, per build.
 fn guard_instructions(budgets_path: &Path, binaries: &[(String, PathBuf)], scenarios: &[Scenario]) {
     let update = std::env::var_os("BENCH_UPDATE_BUDGETS").is_some();
+    // `make bench-profile`: a callgrind profile per build and scenario, in this directory.
+    let profiles = std::env::var_os("BENCH_PROFILES").map(PathBuf::from);
+    if let Some(dir) = &profiles {
+        std::fs::create_dir_all(dir).unwrap();
+    }
     let mut budgets: serde_json::Value = match std::fs::read(budgets_path) {
         Ok(bytes) => serde_json::from_slice(&bytes).expect("the budgets are JSON"),
         Err(_) if update => json!({}),
@@ -145,7 +153,15 @@ fn guard_instructions(budgets_path: &Path, binaries: &[(String, PathBuf)], scena
             "scenario", "counted", "budget", "of it"
         );
         for scenario in scenarios {
-            let counted = instructions(binary, &scenario.args, &scenario.stdin);
+            let profile = profiles.as_ref().map(|dir| {
+                let name: String = scenario
+                    .name
+                    .chars()
+                    .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+                    .collect();
+                dir.join(format!("{backend}.{name}.callgrind"))
+            });
+            let counted = instructions(binary, &scenario.args, &scenario.stdin, profile.as_deref());
             if update {
                 budgets[backend.as_str()][scenario.name] = json!(counted + counted * 15 / 100);
             }
@@ -157,7 +173,8 @@ fn guard_instructions(budgets_path: &Path, binaries: &[(String, PathBuf)], scena
                 scenario.name,
                 counted as f64 * 100.0 / budget as f64
             );
-            if counted > budget {
+            // A profiling build has symbols and no LTO: its counts are not the release's.
+            if counted > budget && profiles.is_none() {
                 over.push(format!(
                     "{backend} {:?}: {counted} instructions, budget {budget}",
                     scenario.name
@@ -171,6 +188,51 @@ fn guard_instructions(budgets_path: &Path, binaries: &[(String, PathBuf)], scena
         println!("written: {}", budgets_path.display());
     }
     assert!(over.is_empty(), "over budget:\n{}", over.join("\n"));
+}
+
+/// What one run of each path asks of the API server (the stand-in counts it): requests, TLS
+/// connections, and the bytes on the wire each way, handshakes included. Printed, and returned
+/// for `bench.json`.
+fn print_api_load(
+    server: &apiserver::FakeApiServer,
+    backend: &str,
+    binary: &Path,
+    paths: &[(&str, Vec<String>, PathBuf)],
+) -> serde_json::Value {
+    println!(
+        "\n{} (TLS {backend}): API load of one pull",
+        binary.display()
+    );
+    println!(
+        "{:<28} {:>9} {:>12} {:>14} {:>14}",
+        "--secrets-from", "requests", "connections", "bytes sent", "bytes received"
+    );
+    let mut rows = Vec::new();
+    for (mode, args, stdin) in paths {
+        let (requests, traffic) = (server.requests().len(), server.traffic());
+        run_once(binary, args, stdin);
+        let requests = server.requests().len() - requests;
+        // The server's side of a closed connection may still be reading the client's goodbye.
+        let mut after = server.traffic();
+        for _ in 0..100 {
+            std::thread::sleep(Duration::from_millis(10));
+            let now = server.traffic();
+            if now == after {
+                break;
+            }
+            after = now;
+        }
+        let connections = after.connections - traffic.connections;
+        // The server's view: what it received the client sent.
+        let sent = after.bytes_received - traffic.bytes_received;
+        let received = after.bytes_sent - traffic.bytes_sent;
+        println!("{mode:<28} {requests:>9} {connections:>12} {sent:>14} {received:>14}");
+        rows.push(json!({
+            "secrets_from": mode, "requests": requests, "connections": connections,
+            "bytes_sent": sent, "bytes_received": received,
+        }));
+    }
+    serde_json::Value::Array(rows)
 }
 
 fn with_secrets_from(mut args: Vec<String>, source: &str) -> Vec<String> {
@@ -245,6 +307,15 @@ fn main() {
             &["default"],
         );
         server.grant(namespace, "default", &["get"], "secrets", &names);
+        // `--secrets-from pod`: the token's pod names the same secrets.
+        server.add_pod(namespace, apiserver::POD_NAME, apiserver::POD_UID, &names);
+        server.grant(
+            namespace,
+            "default",
+            &["get"],
+            "pods",
+            &[apiserver::POD_NAME],
+        );
     }
     std::fs::write(
         path("registries.conf"),
@@ -393,7 +464,51 @@ fn main() {
         },
     ];
 
+    // What one pull asks of the API server in each `--secrets-from` mode.
+    let load_paths = [
+        (
+            "namespace",
+            with_secrets_from(node_args("registries.conf"), "namespace"),
+            mirrored.clone(),
+        ),
+        (
+            "service-account (1 named)",
+            with_secrets_from(node_args("registries.conf"), "service-account"),
+            named_one.clone(),
+        ),
+        (
+            "service-account (20 named)",
+            with_secrets_from(node_args("registries.conf"), "service-account"),
+            named_twenty.clone(),
+        ),
+        (
+            "pod (1 named)",
+            with_secrets_from(node_args("registries.conf"), "pod"),
+            named_one.clone(),
+        ),
+        (
+            "auto, list allowed",
+            node_args("registries.conf"),
+            mirrored.clone(),
+        ),
+        (
+            "auto, list forbidden",
+            node_args("registries.conf"),
+            named_one.clone(),
+        ),
+    ];
+    let api_loads: Vec<serde_json::Value> = binaries
+        .iter()
+        .map(|(backend, binary)| print_api_load(&server, backend, binary, &load_paths))
+        .collect();
+
     if let Some(budgets) = std::env::var_os("BENCH_INSTRUCTIONS") {
+        // `BENCH_ONLY=<part of a name>`: those scenarios alone (profiling one path).
+        let only = std::env::var("BENCH_ONLY").unwrap_or_default();
+        let scenarios: Vec<Scenario> = scenarios
+            .into_iter()
+            .filter(|scenario| scenario.name.contains(only.as_str()))
+            .collect();
         guard_instructions(Path::new(&budgets), &binaries, &scenarios);
         return;
     }
@@ -440,7 +555,7 @@ fn main() {
         );
         reports.push(json!({
             "tls_backend": backend, "binary": binary.display().to_string(), "binary_bytes": size,
-            "scenarios": rows,
+            "scenarios": rows, "api_load": api_loads[reports.len()],
         }));
     }
     let report = json!({

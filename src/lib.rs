@@ -27,11 +27,17 @@ mod selinux;
 mod version;
 
 use std::ffi::OsString;
-use std::process::ExitCode;
 
-/// Runs the command line `args` (program name first). Exits 0 when done, 1 when a run failed
-/// (its one ERROR line says why), 2 on a usage error (one line on stderr and in journald).
-pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
+/// The process's exit codes.
+const SUCCESS: u8 = 0;
+/// A run failed; its one ERROR line says why.
+const FAILURE: u8 = 1;
+/// The command line or the configuration file is wrong (one line on stderr and in journald).
+const USAGE_ERROR: u8 = 2;
+
+/// Runs the command line `args` (program name first), and says the process's exit code: 0 when
+/// done, 1 when a run failed, 2 on a usage error.
+pub fn run(args: impl IntoIterator<Item = OsString>) -> u8 {
     let cli::Invocation {
         command,
         configuration,
@@ -41,24 +47,24 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
             let line = cli::usage_error_line(&e);
             eprintln!("{line}");
             logging::journal_error(&line);
-            return ExitCode::from(2);
+            return USAGE_ERROR;
         }
         // --help
         Err(e) => {
             return match e.print() {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(_) => ExitCode::FAILURE,
+                Ok(()) => SUCCESS,
+                Err(_) => FAILURE,
             };
         }
     };
     match command {
         cli::Command::Version => {
             println!("crio-credential-provider {}", version::VERSION);
-            ExitCode::SUCCESS
+            SUCCESS
         }
         cli::Command::VersionJson => {
             println!("{}", version::json(&configuration));
-            ExitCode::SUCCESS
+            SUCCESS
         }
         cli::Command::Mirrors {
             sources,
@@ -67,22 +73,22 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
         } => {
             let mut out = std::io::stdout().lock();
             match mirrors::run(&sources, explain, &images, &mut out) {
-                Ok(true) => ExitCode::SUCCESS,
-                Ok(false) => ExitCode::FAILURE,
+                Ok(true) => SUCCESS,
+                Ok(false) => FAILURE,
                 // `mirrors ... | head`: the reader has what it wanted.
                 Err(e)
                     if e.root_cause()
                         .downcast_ref::<std::io::Error>()
                         .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe) =>
                 {
-                    ExitCode::SUCCESS
+                    SUCCESS
                 }
                 Err(e) => {
                     eprintln!(
                         "crio-credential-provider: {}",
                         logging::one_line(e.as_ref())
                     );
-                    ExitCode::FAILURE
+                    FAILURE
                 }
             }
         }
@@ -91,11 +97,11 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
             // Before anything else runs, so before any thread exists.
             kube::prepare_tls();
             match check::run(&settings, &mut std::io::stdout().lock()) {
-                Ok(true) => ExitCode::SUCCESS,
-                Ok(false) => ExitCode::FAILURE,
+                Ok(true) => SUCCESS,
+                Ok(false) => FAILURE,
                 Err(e) => {
                     eprintln!("crio-credential-provider: writing the check's lines to stdout: {e}");
-                    ExitCode::FAILURE
+                    FAILURE
                 }
             }
         }
@@ -133,10 +139,10 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
             }
             let stdin = std::io::stdin().lock();
             let status = match provider::run(&settings, stdin, std::io::stdout().lock()) {
-                Ok(()) => ExitCode::SUCCESS,
+                Ok(()) => SUCCESS,
                 Err(e) => {
                     provider::log_failure(&e);
-                    ExitCode::FAILURE
+                    FAILURE
                 }
             };
             journal.flush();

@@ -1064,3 +1064,27 @@ fn a_server_without_http2_is_read_over_http1() {
         "{requests:?}"
     );
 }
+
+#[test]
+fn a_closed_stdout_ends_the_run_with_its_error_line_not_sigpipe() {
+    let node = Node::with_mirror_secret("alice", "pw");
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let mut child = std::process::Command::new(BINARY)
+        .args(node.args())
+        .stdin(std::process::Stdio::piped())
+        .stdout(writer)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let request = request("docker.io/library/nginx", "team-a");
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), request.as_bytes()).unwrap();
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("writing the response to stdout: Broken pipe"),
+        "{stderr}"
+    );
+    assert_eq!(node.auth_dir_entries(), Vec::<String>::new());
+}

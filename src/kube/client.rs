@@ -301,14 +301,20 @@ struct SecretList {
 
 #[derive(Deserialize)]
 struct ListItem {
-    metadata: Metadata,
+    metadata: Name,
     data: Option<PullSecretData>,
 }
 
+/// The one field of a listed secret's metadata that is used.
 #[derive(Deserialize)]
-struct Metadata {
+struct Name {
     #[serde(default)]
     name: String,
+}
+
+/// The one field of a pod's metadata that is used.
+#[derive(Deserialize)]
+struct Uid {
     #[serde(default)]
     uid: String,
 }
@@ -353,7 +359,7 @@ struct ServiceAccount {
 
 #[derive(Deserialize)]
 struct Pod {
-    metadata: Metadata,
+    metadata: Uid,
     #[serde(default)]
     spec: PodSpec,
 }

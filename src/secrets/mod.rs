@@ -8,7 +8,7 @@ pub use keyring::{Chosen, choose};
 /// Kubelet's URL parsing and host globbing, which its `matchImages` use too.
 pub(crate) use keyring::{label_matches, parse_url, split_host_port};
 
-use std::collections::BTreeMap;
+use std::borrow::Cow;
 
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD};
@@ -89,26 +89,67 @@ pub struct PullSecret {
 }
 
 #[derive(Deserialize)]
-struct DockerConfigJson {
-    #[serde(default)]
-    auths: BTreeMap<String, RawEntry>,
+struct DockerConfigJson<'a> {
+    #[serde(default, borrow)]
+    auths: Entries<'a>,
 }
 
+/// The entries of a docker config by key, sorted, the last of equal keys kept (as a Go map and
+/// a `BTreeMap` read JSON): in a `Vec`, since a secret holds one or a few.
+#[derive(Default)]
+struct Entries<'a>(Vec<(String, RawEntry<'a>)>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for Entries<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> serde::de::Visitor<'de> for Visitor<'a> {
+            type Value = Entries<'a>;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a map of registry keys to entries")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Self::Value, A::Error> {
+                let mut entries: Vec<(String, RawEntry<'a>)> = Vec::new();
+                while let Some(entry) = map.next_entry()? {
+                    entries.push(entry);
+                }
+                // Stable: of equal keys, the last written stays last, and replaces the others.
+                entries.sort_by(|a, b| a.0.cmp(&b.0));
+                let mut unique: Vec<(String, RawEntry<'a>)> = Vec::with_capacity(entries.len());
+                for entry in entries {
+                    match unique.last_mut() {
+                        Some(last) if last.0 == entry.0 => *last = entry,
+                        _ => unique.push(entry),
+                    }
+                }
+                Ok(Entries(unique))
+            }
+        }
+        deserializer.deserialize_map(Visitor(std::marker::PhantomData))
+    }
+}
+
+/// An entry as written: its text borrowed from the secret's data where it holds no escape (a
+/// namespace's thousands of secrets are decoded on every pull).
 #[derive(Deserialize)]
-struct RawEntry {
-    #[serde(default)]
-    username: String,
-    #[serde(default)]
-    password: String,
-    #[serde(default)]
-    auth: String,
-    #[serde(default)]
-    identitytoken: String,
+struct RawEntry<'a> {
+    #[serde(default, borrow)]
+    username: Cow<'a, str>,
+    #[serde(default, borrow)]
+    password: Cow<'a, str>,
+    #[serde(default, borrow)]
+    auth: Cow<'a, str>,
+    #[serde(default, borrow)]
+    identitytoken: Cow<'a, str>,
 }
 
 /// Decodes a secret's data. The error names what is wrong, never any of the content.
 pub fn decode(name: &str, secret_type: SecretType, data: &[u8]) -> Result<PullSecret, String> {
-    let raw = match secret_type {
+    let Entries(raw) = match secret_type {
         SecretType::DockerConfigJson => {
             serde_json::from_slice::<DockerConfigJson>(data).map(|config| config.auths)
         }
@@ -124,7 +165,7 @@ pub fn decode(name: &str, secret_type: SecretType, data: &[u8]) -> Result<PullSe
     let mut entries = Vec::with_capacity(raw.len());
     for (key, entry) in raw {
         let (username, password) = if entry.auth.is_empty() {
-            (entry.username, entry.password)
+            (entry.username.into_owned(), entry.password.into_owned())
         } else {
             decode_auth(&entry.auth).ok_or_else(|| {
                 format!(
@@ -138,7 +179,7 @@ pub fn decode(name: &str, secret_type: SecretType, data: &[u8]) -> Result<PullSe
             Credential {
                 username,
                 password,
-                identity_token: entry.identitytoken,
+                identity_token: entry.identitytoken.into_owned(),
             },
         ));
     }
@@ -168,9 +209,11 @@ fn decode_auth(auth: &str) -> Option<(String, String)> {
     } else {
         STANDARD_NO_PAD
     };
-    let decoded = String::from_utf8(engine.decode(auth).ok()?).ok()?;
-    let (username, password) = decoded.split_once(':')?;
-    Some((username.to_string(), password.to_string()))
+    let mut username = String::from_utf8(engine.decode(auth).ok()?).ok()?;
+    let colon = username.find(':')?;
+    let password = username[colon + 1..].to_string();
+    username.truncate(colon);
+    Some((username, password))
 }
 
 #[cfg(test)]
@@ -184,6 +227,27 @@ pub(crate) mod tests {
             password: password.into(),
             identity_token: identity_token.into(),
         }
+    }
+
+    #[test]
+    fn entries_are_sorted_by_key_and_of_equal_keys_the_last_is_read() {
+        // The JSON is valid with a key twice; Go's map (kubelet) keeps the last value.
+        let data = br#"{"auths":{"z.io":{"username":"z"},"a.io":{"username":"first"},"a.io":{"username":"last"}}}"#;
+        let secret = decode("s", SecretType::DockerConfigJson, data).unwrap();
+        let users: Vec<(&str, &str)> = secret
+            .entries
+            .iter()
+            .map(|(key, credential)| (key.as_str(), credential.username.as_str()))
+            .collect();
+        assert_eq!(users, [("a.io", "last"), ("z.io", "z")]);
+    }
+
+    #[test]
+    fn escaped_text_in_entries_is_decoded() {
+        let data = br#"{"r.io":{"username":"a\u0041","password":"p\"w"}}"#;
+        let secret = decode("s", SecretType::DockerCfg, data).unwrap();
+        assert_eq!(secret.entries[0].1.username, "aA");
+        assert_eq!(secret.entries[0].1.password, "p\"w");
     }
 
     #[test]

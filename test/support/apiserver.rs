@@ -370,7 +370,9 @@ fn serve_connection(stream: TcpStream, tls: Arc<rustls::ServerConfig>, state: Ar
         .build()
         .unwrap();
     runtime.block_on(async move {
-        if stream.set_nonblocking(true).is_err() {
+        // Go's TCP connections (kube-apiserver's) set TCP_NODELAY; without it, an answer's last
+        // segment waits for the client's delayed ACK (40 ms).
+        if stream.set_nonblocking(true).is_err() || stream.set_nodelay(true).is_err() {
             return;
         }
         let Ok(stream) = tokio::net::TcpStream::from_std(stream) else {

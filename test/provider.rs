@@ -1088,3 +1088,34 @@ fn a_closed_stdout_ends_the_run_with_its_error_line_not_sigpipe() {
     );
     assert_eq!(node.auth_dir_entries(), Vec::<String>::new());
 }
+
+#[test]
+fn a_connection_the_server_ends_after_an_answer_is_replaced_for_the_next_requests() {
+    // kube-apiserver's --goaway-chance: after the service account's answer, GOAWAY.
+    let node = node_naming_secrets(apiserver::FakeApiServer::start(), 3);
+    node.api.goaway_after(1);
+    let run = node.run(
+        &request("docker.io/library/nginx", "team-a"),
+        &["--secrets-from", "service-account"],
+    );
+    assert_success(&run);
+    assert_eq!(
+        node.api.requests().len(),
+        4,
+        "the account and its 3 secrets"
+    );
+    assert_eq!(node.api.traffic().connections, 2);
+}
+
+#[test]
+fn an_http1_connection_the_server_closes_after_an_answer_is_replaced() {
+    let node = node_naming_secrets(apiserver::FakeApiServer::start_http1_only(), 2);
+    node.api.goaway_after(1);
+    let run = node.run(
+        &request("docker.io/library/nginx", "team-a"),
+        &["--secrets-from", "service-account"],
+    );
+    assert_success(&run);
+    assert_eq!(node.api.requests().len(), 3);
+    assert_eq!(node.api.traffic().connections, 2);
+}

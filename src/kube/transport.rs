@@ -8,6 +8,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context as TaskContext, Poll};
 use std::time::Duration;
@@ -16,7 +17,7 @@ use anyhow::{Context, Result, anyhow};
 use http::header::{AUTHORIZATION, HeaderValue};
 use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
-use hyper_util::client::legacy::connect::{Connected, Connection, HttpConnector};
+use hyper_util::client::legacy::connect::{self, Connected, HttpConnector};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use secrecy::{ExposeSecret, SecretString};
 
@@ -30,7 +31,7 @@ type Connector = hyper_openssl::client::legacy::HttpsConnector<TcpConnector>;
 /// A client of one API server, over one connection: made on the first request, then shared.
 pub struct Transport {
     connector: Connector,
-    connection: futures::lock::Mutex<Option<Protocol>>,
+    connection: futures::lock::Mutex<Option<Arc<Connection>>>,
     /// Scheme, authority and path prefix of the server's URL.
     base: http::Uri,
     authorization: Option<HeaderValue>,
@@ -42,10 +43,18 @@ type SocketError = Arc<Mutex<Option<std::io::Error>>>;
 
 type Body = Full<Bytes>;
 
+/// One connection to the server, numbered in the order they were made.
+struct Connection {
+    protocol: Protocol,
+    number: u64,
+    /// Whether it has answered a request: a failure after that is the connection's end.
+    answered: AtomicBool,
+}
+
 /// The protocol the server chose: HTTP/2 carries requests side by side, HTTP/1.1 one at a time.
 enum Protocol {
     Http2(hyper::client::conn::http2::SendRequest<Body>),
-    Http1(hyper::client::conn::http1::SendRequest<Body>),
+    Http1(futures::lock::Mutex<hyper::client::conn::http1::SendRequest<Body>>),
 }
 
 impl Transport {
@@ -89,48 +98,87 @@ impl Transport {
 
     /// Sends `request`, whose URI is a path and query, to the server. No redirect is followed.
     /// A failure names the socket's error last, as the cause an operator can act on.
+    ///
+    /// A request that fails on a connection that has answered before is sent once more, on a new
+    /// connection: the server closed it or sent GOAWAY, as kube-apiserver does after a share of
+    /// its answers to spread clients over its instances (`--goaway-chance`, 0.001 on a highly
+    /// available OpenShift control plane: cluster-kube-apiserver-operator,
+    /// `ObserveGoawayChance`). Every request of the provider is a GET, which may be repeated.
     pub async fn send(&self, request: http::Request<Vec<u8>>) -> Result<http::Response<Incoming>> {
         let (mut parts, body) = request.into_parts();
         parts.uri = self.uri(&parts.uri);
         if let Some(authorization) = &self.authorization {
             parts.headers.insert(AUTHORIZATION, authorization.clone());
         }
-        let mut connection = self.connection.lock().await;
-        if connection.is_none() {
-            *connection = Some(self.connect().await?);
+        let body = Bytes::from(body);
+        let mut failed = None;
+        loop {
+            let connection = self.connection(failed).await?;
+            let copy = |version| {
+                let mut request = http::Request::new(Full::new(body.clone()));
+                *request.method_mut() = parts.method.clone();
+                *request.uri_mut() = parts.uri.clone();
+                *request.headers_mut() = parts.headers.clone();
+                *request.version_mut() = version;
+                request
+            };
+            let sent = match &connection.protocol {
+                Protocol::Http2(sender) => {
+                    let mut sender = sender.clone();
+                    match sender.ready().await {
+                        Ok(()) => sender.send_request(copy(http::Version::HTTP_2)).await,
+                        Err(error) => Err(error),
+                    }
+                }
+                Protocol::Http1(sender) => {
+                    let mut request = copy(http::Version::HTTP_11);
+                    if let Some(host) = parts.uri.authority() {
+                        let host = HeaderValue::try_from(host.as_str())?;
+                        request.headers_mut().insert(http::header::HOST, host);
+                    }
+                    *request.uri_mut() = parts
+                        .uri
+                        .path_and_query()
+                        .map_or("/", |p| p.as_str())
+                        .parse()?;
+                    // One request at a time: the next waits until this one's answer is read.
+                    let mut sender = sender.lock().await;
+                    match sender.ready().await {
+                        Ok(()) => sender.send_request(request).await,
+                        Err(error) => Err(error),
+                    }
+                }
+            };
+            match sent {
+                Ok(response) => {
+                    connection.answered.store(true, Ordering::Relaxed);
+                    return Ok(response);
+                }
+                Err(_) if failed.is_none() && connection.answered.load(Ordering::Relaxed) => {
+                    failed = Some(connection.number);
+                }
+                Err(error) => return Err(self.failure(error)),
+            }
         }
-        let sent = match connection.as_mut() {
-            Some(Protocol::Http2(sender)) => {
-                let mut sender = sender.clone();
-                drop(connection);
-                parts.version = http::Version::HTTP_2;
-                let request = http::Request::from_parts(parts, Full::new(Bytes::from(body)));
-                match sender.ready().await {
-                    Ok(()) => sender.send_request(request).await,
-                    Err(error) => Err(error),
-                }
+    }
+
+    /// The connection to send on: the current one, or a new one when there is none yet or it is
+    /// the one numbered `failed` (another request may have replaced it already).
+    async fn connection(&self, failed: Option<u64>) -> Result<Arc<Connection>> {
+        let mut current = self.connection.lock().await;
+        match current.as_ref() {
+            Some(connection) if Some(connection.number) != failed => Ok(Arc::clone(connection)),
+            _ => {
+                let number = current.as_ref().map_or(0, |c| c.number + 1);
+                let connection = Arc::new(Connection {
+                    protocol: self.connect().await?,
+                    number,
+                    answered: AtomicBool::new(false),
+                });
+                *current = Some(Arc::clone(&connection));
+                Ok(connection)
             }
-            Some(Protocol::Http1(sender)) => {
-                // The next request waits until this one's answer has been read.
-                if let Some(host) = parts.uri.authority().map(|a| a.as_str().to_string()) {
-                    parts
-                        .headers
-                        .insert(http::header::HOST, HeaderValue::try_from(host)?);
-                }
-                parts.uri = parts
-                    .uri
-                    .path_and_query()
-                    .map_or("/", |p| p.as_str())
-                    .parse()?;
-                let request = http::Request::from_parts(parts, Full::new(Bytes::from(body)));
-                match sender.ready().await {
-                    Ok(()) => sender.send_request(request).await,
-                    Err(error) => Err(error),
-                }
-            }
-            None => unreachable!("connected above"),
-        };
-        sent.map_err(|error| self.failure(error))
+        }
     }
 
     /// Connects, and runs the connection's protocol as a task of the runtime.
@@ -140,7 +188,7 @@ impl Transport {
             .await
             .map_err(|error| self.failure(error))?;
         let io = stream;
-        if io.connected().is_negotiated_h2() {
+        if connect::Connection::connected(&io).is_negotiated_h2() {
             let (sender, connection) =
                 hyper::client::conn::http2::handshake(TokioExecutor::new(), io)
                     .await
@@ -152,7 +200,7 @@ impl Transport {
                 .await
                 .map_err(|error| self.failure(error))?;
             tokio::spawn(connection);
-            Ok(Protocol::Http1(sender))
+            Ok(Protocol::Http1(futures::lock::Mutex::new(sender)))
         }
     }
 
@@ -274,7 +322,7 @@ impl hyper::rt::Write for RecordingStream {
     }
 }
 
-impl Connection for RecordingStream {
+impl connect::Connection for RecordingStream {
     fn connected(&self) -> Connected {
         self.stream.connected()
     }

@@ -39,6 +39,7 @@ struct State {
     delay: Duration,
     requests: Vec<Recorded>,
     traffic: Traffic,
+    goaway_after: Option<usize>,
 }
 
 /// What the server's connections carried: the load one run puts on the API server.
@@ -304,6 +305,13 @@ impl FakeApiServer {
         self.state.lock().unwrap().raw_answer = Some(answer);
     }
 
+    /// The connection that carries the `request`-th request of the server (counting from 1) is
+    /// shut down once it is answered, with GOAWAY (HTTP/2) or `Connection: close`, as
+    /// kube-apiserver's `--goaway-chance` does to a share of its answers.
+    pub fn goaway_after(&self, request: usize) {
+        self.state.lock().unwrap().goaway_after = Some(request);
+    }
+
     /// Every answer is held back this long.
     pub fn delay(&self, delay: Duration) {
         self.state.lock().unwrap().delay = delay;
@@ -385,13 +393,32 @@ fn serve_connection(stream: TcpStream, tls: Arc<rustls::ServerConfig>, state: Ar
         let Ok(stream) = tokio_rustls::TlsAcceptor::from(tls).accept(counted).await else {
             return;
         };
-        let service = hyper::service::service_fn(move |request| {
-            let state = Arc::clone(&state);
-            async move { Ok::<_, std::convert::Infallible>(respond(request, &state).await) }
+        // A request that `goaway_after` picks ends its connection once answered: GOAWAY.
+        let goaway = Arc::new(tokio::sync::Notify::new());
+        let service = hyper::service::service_fn({
+            let goaway = Arc::clone(&goaway);
+            move |request| {
+                let state = Arc::clone(&state);
+                let goaway = Arc::clone(&goaway);
+                async move {
+                    let answer = respond(request, &state).await;
+                    let mut state = state.lock().unwrap();
+                    if state.goaway_after == Some(state.requests.len()) {
+                        state.goaway_after = None;
+                        goaway.notify_one();
+                    }
+                    Ok::<_, std::convert::Infallible>(answer)
+                }
+            }
         });
-        let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
-            .serve_connection(TokioIo::new(stream), service)
-            .await;
+        let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+        let connection = builder.serve_connection(TokioIo::new(stream), service);
+        tokio::pin!(connection);
+        tokio::select! {
+            _ = connection.as_mut() => return,
+            () = goaway.notified() => connection.as_mut().graceful_shutdown(),
+        }
+        let _ = connection.await;
     });
 }
 

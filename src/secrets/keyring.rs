@@ -33,27 +33,40 @@ fn parse_key(key: &str) -> Option<KeyPattern> {
         .strip_prefix("https://")
         .or_else(|| key.strip_prefix("http://"))
         .unwrap_or(key);
-    let (host, path) = parse_url(schemeless)?;
-    let path = if path.starts_with("/v1/") || path.starts_with("/v2/") {
-        &path[3..]
+    let (host, decoded_path) = parse_url(schemeless)?;
+    let path = if decoded_path.starts_with("/v1/") || decoded_path.starts_with("/v2/") {
+        &decoded_path[3..]
     } else {
-        &path[..]
+        &decoded_path[..]
     };
-    let normalized = match path {
-        "" | "/" => host.to_string(),
-        path => format!("{host}{path}"),
+    let path = if path == "/" { "" } else { path };
+    let normalized = format!("{host}{path}");
+    // Kubelet matches with its index key, which it parses as a URL once more. That reads it
+    // otherwise only where the first parse decoded an escape (`%3F` became a `?`): the host has
+    // no `/`, `@`, `?` or `#`, and a path without an escape had none of `?`, `#` or `%` left.
+    let reparsed;
+    let (host, path) = match decoded_path {
+        Cow::Owned(_) => {
+            reparsed = parse_url(&normalized)?;
+            (reparsed.0, &*reparsed.1)
+        }
+        Cow::Borrowed(_) => (host, path),
     };
-    // Kubelet matches with its index key, which it parses as a URL once more.
-    let (host, path) = parse_url(&normalized)?;
     let (name, port) = split_host_port(host);
     if name.is_empty() {
         return None;
     }
+    let (name, ipv6, port, path) = (
+        name.to_string(),
+        host.starts_with('['),
+        port.to_string(),
+        path.to_string(),
+    );
     Some(KeyPattern {
-        name: name.to_string(),
-        ipv6: host.starts_with('['),
-        port: port.to_string(),
-        path: path.into_owned(),
+        name,
+        ipv6,
+        port,
+        path,
         normalized,
     })
 }
@@ -523,6 +536,10 @@ mod tests {
                 "reg.io/v2/team/app",
             ),
             ("reg.io/te%61m", "reg.io/team/app", "reg.io/tea/app"),
+            // Decoded once, the key is parsed again as kubelet parses its index key: the `?`
+            // that `%3F` became starts a query, which is dropped.
+            ("reg.io/team%3Fx", "reg.io/team/app", "reg.io/other"),
+            ("reg.io/v2/", "reg.io/app", "other.io/app"),
             // url.Parse refuses control characters only: a space is kept, or dropped with the
             // query or fragment that holds it.
             ("reg.io/team?tag=a b", "reg.io/team/app", "reg.io/other"),

@@ -21,8 +21,11 @@ pub fn auth_file_name(namespace: &str, image: &str) -> String {
     let mut name = String::with_capacity(namespace.len() + 70);
     name.push_str(namespace);
     name.push('-');
+    // Lowercase hex, two digits a byte, without a formatter per byte (every run names a file).
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     for byte in digest {
-        name.push_str(&format!("{byte:02x}"));
+        name.push(char::from(HEX[usize::from(byte >> 4)]));
+        name.push(char::from(HEX[usize::from(byte & 0xf)]));
     }
     name.push_str(".json");
     name

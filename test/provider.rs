@@ -582,16 +582,31 @@ fn run_measured(node: &Node, stdin: &str, extra: &[&str]) -> (Run, u64) {
     (run, rss.trim().parse().unwrap())
 }
 
+/// `node_with_mirror_secret`, its API server speaking HTTP/2 and then one speaking HTTP/1.1 only.
+fn nodes_with_mirror_secret_over_each_protocol() -> [Node; 2] {
+    [
+        apiserver::FakeApiServer::start(),
+        apiserver::FakeApiServer::start_http1_only(),
+    ]
+    .map(|api| {
+        let node = Node::serving(api);
+        let config = apiserver::docker_config_json(&[(MIRROR, "alice", ALICE_PASSWORD)]);
+        node.api.add_pull_secret("team-a", "mirror-pull", &config);
+        node
+    })
+}
+
 #[test]
 fn an_oversized_answer_is_refused_naming_the_limit_and_memory_stays_near_it() {
-    for chunked in [false, true] {
-        let node = node_with_mirror_secret();
+    // Over HTTP/1.1 with and without a length (chunked); HTTP/2 frames it either way.
+    let nodes = nodes_with_mirror_secret_over_each_protocol();
+    for (node, chunked) in nodes.iter().flat_map(|node| [(node, false), (node, true)]) {
         // 1 GiB offered; the server stops sending when the client hangs up.
         node.api.force_raw_answer(apiserver::RawAnswer::Oversized {
             bytes: 1 << 30,
             chunked,
         });
-        let (run, peak_kib) = run_measured(&node, &request(IMAGE, "team-a"), &[]);
+        let (run, peak_kib) = run_measured(node, &request(IMAGE, "team-a"), &[]);
         assert_failure(&run, "larger than 32 MiB");
         // The limit, the growth of the buffer that holds it, and the process itself.
         assert!(
@@ -603,17 +618,18 @@ fn an_oversized_answer_is_refused_naming_the_limit_and_memory_stays_near_it() {
 
 #[test]
 fn a_redirect_is_not_followed_and_is_called_one() {
-    let node = node_with_mirror_secret();
-    node.api.force_raw_answer(apiserver::RawAnswer::Redirect(
-        "https://elsewhere.example/steal".into(),
-    ));
-    let run = node.run(&request(IMAGE, "team-a"), &[]);
-    assert_failure(&run, "redirect (HTTP 302 Found)");
-    assert!(
-        run.stderr.contains("\"https://elsewhere.example/steal\""),
-        "{}",
-        run.stderr
-    );
+    for node in nodes_with_mirror_secret_over_each_protocol() {
+        node.api.force_raw_answer(apiserver::RawAnswer::Redirect(
+            "https://elsewhere.example/steal".into(),
+        ));
+        let run = node.run(&request(IMAGE, "team-a"), &[]);
+        assert_failure(&run, "redirect (HTTP 302 Found)");
+        assert!(
+            run.stderr.contains("\"https://elsewhere.example/steal\""),
+            "{}",
+            run.stderr
+        );
+    }
 }
 
 #[test]
@@ -1117,5 +1133,73 @@ fn an_http1_connection_the_server_closes_after_an_answer_is_replaced() {
     );
     assert_success(&run);
     assert_eq!(node.api.requests().len(), 3);
-    assert_eq!(node.api.traffic().connections, 2);
+    // Each secret's request, refused by the closed connection, gets a connection of its own.
+    assert_eq!(node.api.traffic().connections, 3);
+}
+
+#[test]
+fn closed_standard_descriptors_are_opened_on_dev_null_before_anything_else() {
+    use std::os::unix::process::CommandExt;
+    // Else the first file or socket the run opens would become stderr, and a log line would go
+    // into it: an auth file, or the TLS stream to the API server.
+    let node = Node::with_mirror_secret("alice", "pw");
+    node.api.delay(Duration::from_secs(5));
+    let mut command = std::process::Command::new(BINARY);
+    command
+        .args(node.args())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null());
+    // SAFETY: close is async-signal-safe.
+    unsafe {
+        command.pre_exec(|| {
+            libc::close(2);
+            Ok(())
+        })
+    };
+    let mut child = command.spawn().unwrap();
+    let request = request("docker.io/library/nginx", "team-a");
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), request.as_bytes()).unwrap();
+    // Once the run has a socket (journald's, the API server's), the loader's files are closed.
+    let fds = format!("/proc/{}/fd", child.id());
+    let started = Instant::now();
+    let target = loop {
+        let links: Vec<String> = std::fs::read_dir(&fds)
+            .map(|entries| {
+                entries
+                    .flatten()
+                    .filter_map(|e| std::fs::read_link(e.path()).ok())
+                    .map(|l| l.display().to_string())
+                    .collect()
+            })
+            .unwrap_or_default();
+        if links.iter().any(|link| link.starts_with("socket:")) {
+            break std::fs::read_link(format!("{fds}/2")).ok();
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "no socket: {links:?}"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(target.as_deref(), Some(std::path::Path::new("/dev/null")));
+}
+
+#[test]
+fn an_http1_server_that_closes_every_connection_after_one_answer_is_read_one_connection_a_request()
+{
+    let node = node_naming_secrets(apiserver::FakeApiServer::start_http1_only(), 5);
+    node.api.close_every_connection();
+    let run = node.run(
+        &request("docker.io/library/nginx", "team-a"),
+        &["--secrets-from", "service-account"],
+    );
+    assert_success(&run);
+    assert_eq!(
+        node.api.requests().len(),
+        6,
+        "the account and its 5 secrets"
+    );
+    assert_eq!(node.api.traffic().connections, 6);
 }

@@ -8,6 +8,7 @@ use http_body_util::BodyExt;
 use super::Line;
 use crate::kube::ApiSettings;
 use crate::kube::endpoint::{self, Endpoint};
+use crate::kube::transport::Socket;
 use crate::logging;
 
 /// The most of `/version`'s answer that is read; it is a few hundred bytes.
@@ -102,10 +103,11 @@ async fn get_version(
     let exchange = async {
         let response = client.send(request).await?;
         let status = response.status();
+        let socket = Socket::of(&response);
         let body = http_body_util::Limited::new(response.into_body(), MAX_ANSWER_BYTES)
             .collect()
             .await
-            .map_err(|e| client.failure(e).context("reading the answer"))?
+            .map_err(|e| socket.failure(e).context("reading the answer"))?
             .to_bytes();
         anyhow::Ok((status, body.to_vec()))
     };

@@ -16,7 +16,7 @@ use serde::de::DeserializeOwned;
 
 use super::endpoint::Endpoint;
 use super::token::{PodClaim, TokenClaims};
-use super::transport::Transport;
+use super::transport::{Socket, Transport};
 use crate::logging;
 use crate::secrets::SecretType;
 
@@ -84,7 +84,7 @@ const MAX_RESPONSE_BYTES: usize = 32 << 20;
 /// Reads a body up to `MAX_RESPONSE_BYTES`, refusing more without reading it: by its declared
 /// length at once, else as soon as the chunks add up to more.
 async fn read_body(
-    transport: &Transport,
+    socket: &Socket,
     mut body: hyper::body::Incoming,
     declared: Option<u64>,
 ) -> Result<Vec<u8>> {
@@ -102,7 +102,7 @@ async fn read_body(
     let mut bytes = Vec::with_capacity(declared as usize);
     while let Some(frame) = body.frame().await {
         let frame = frame
-            .map_err(|e| transport.failure(e))
+            .map_err(|e| socket.failure(e))
             .context("reading the answer")?;
         if let Some(data) = frame.data_ref() {
             if bytes.len() + data.len() > MAX_RESPONSE_BYTES {
@@ -204,7 +204,8 @@ impl Client {
             .headers()
             .get(http::header::CONTENT_LENGTH)
             .and_then(|length| length.to_str().ok()?.parse().ok());
-        let body = read_body(&self.client, response.into_body(), declared)
+        let socket = Socket::of(&response);
+        let body = read_body(&socket, response.into_body(), declared)
             .await
             .with_context(|| what.clone())?;
         if !status.is_success() {

@@ -7,7 +7,7 @@ mod client;
 pub(crate) mod endpoint;
 mod secret_sources;
 mod token;
-mod transport;
+pub(crate) mod transport;
 
 use std::path::PathBuf;
 use std::time::Duration;

@@ -31,15 +31,51 @@ type Connector = hyper_openssl::client::legacy::HttpsConnector<TcpConnector>;
 /// A client of one API server, over one connection: made on the first request, then shared.
 pub struct Transport {
     connector: Connector,
+    /// The socket of the connection the connector made last.
+    latest_socket: Arc<Mutex<Socket>>,
     connection: futures::lock::Mutex<Option<Arc<Connection>>>,
+    /// Held while connecting, so that `latest_socket` is the connection's being made.
+    connecting: futures::lock::Mutex<()>,
     /// Scheme, authority and path prefix of the server's URL.
     base: http::Uri,
     authorization: Option<HeaderValue>,
-    /// The first error the connection's socket returned: HTTP/2 keeps only its kind.
-    socket_error: SocketError,
 }
 
-type SocketError = Arc<Mutex<Option<std::io::Error>>>;
+/// What one connection's socket failed with first, if it failed: HTTP/2 keeps only the kind of
+/// an I/O error (`uncategorized error`), so a failure names this as its cause.
+#[derive(Clone, Default)]
+pub struct Socket(Arc<Mutex<Option<std::io::Error>>>);
+
+impl Socket {
+    /// The socket an answer of `Transport::send` came over.
+    pub fn of<B>(response: &http::Response<B>) -> Socket {
+        response
+            .extensions()
+            .get::<Socket>()
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// `error`, with the socket's own error last when there was one.
+    pub fn failure(
+        &self,
+        error: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> anyhow::Error {
+        let error = error.into();
+        let first = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        match first.as_ref() {
+            Some(cause) => anyhow!("{}: {cause}", logging::one_line(&*error)),
+            None => anyhow!(error),
+        }
+    }
+
+    fn record(&self, error: &std::io::Error) {
+        let mut first = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if first.is_none() {
+            *first = Some(std::io::Error::new(error.kind(), error.to_string()));
+        }
+    }
+}
 
 type Body = Full<Bytes>;
 
@@ -47,6 +83,7 @@ type Body = Full<Bytes>;
 struct Connection {
     protocol: Protocol,
     number: u64,
+    socket: Socket,
     /// Whether it has answered a request: a failure after that is the connection's end.
     answered: AtomicBool,
 }
@@ -56,6 +93,9 @@ enum Protocol {
     Http2(hyper::client::conn::http2::SendRequest<Body>),
     Http1(futures::lock::Mutex<hyper::client::conn::http1::SendRequest<Body>>),
 }
+
+/// How often a request is sent at most: a connection ended under it is replaced, twice.
+const MAX_ATTEMPTS: u32 = 3;
 
 impl Transport {
     /// `roots`: the DER certificates to trust; `None` encrypts without verifying
@@ -73,10 +113,10 @@ impl Transport {
         let mut config = kube::Config::new(base.clone());
         config.accept_invalid_certs = roots.is_none();
         config.root_cert = roots;
-        let socket_error = SocketError::default();
+        let latest_socket = Arc::new(Mutex::new(Socket::default()));
         let tcp = TcpConnector {
             http,
-            socket_error: Arc::clone(&socket_error),
+            latest_socket: Arc::clone(&latest_socket),
         };
         let connector = connector(&config, tcp).context("setting up TLS")?;
         let authorization = token
@@ -89,150 +129,183 @@ impl Transport {
             .transpose()?;
         Ok(Transport {
             connector,
+            latest_socket,
             connection: futures::lock::Mutex::new(None),
+            connecting: futures::lock::Mutex::new(()),
             base,
             authorization,
-            socket_error,
         })
     }
 
     /// Sends `request`, whose URI is a path and query, to the server. No redirect is followed.
-    /// A failure names the socket's error last, as the cause an operator can act on.
+    /// A failure names the socket's error last, as the cause an operator can act on; so does
+    /// `Socket::of(&answer)` for an error reading the answer.
     ///
-    /// A request that fails on a connection that has answered before is sent once more, on a new
-    /// connection: the server closed it or sent GOAWAY, as kube-apiserver does after a share of
-    /// its answers to spread clients over its instances (`--goaway-chance`, 0.001 on a highly
+    /// A request that the connection ended before sending, or that fails on a connection that
+    /// has answered before, is sent again on a new connection, at most `MAX_ATTEMPTS` times in
+    /// all: the server closed the connection or sent GOAWAY, as kube-apiserver does after a share
+    /// of its answers to spread clients over its instances (`--goaway-chance`, 0.001 on a highly
     /// available OpenShift control plane: cluster-kube-apiserver-operator,
     /// `ObserveGoawayChance`). Every request of the provider is a GET, which may be repeated.
     pub async fn send(&self, request: http::Request<Vec<u8>>) -> Result<http::Response<Incoming>> {
         let (mut parts, body) = request.into_parts();
-        parts.uri = self.uri(&parts.uri);
+        parts.uri = self.uri(&parts.uri)?;
         if let Some(authorization) = &self.authorization {
             parts.headers.insert(AUTHORIZATION, authorization.clone());
         }
         let body = Bytes::from(body);
-        let mut failed = None;
-        loop {
-            let connection = self.connection(failed).await?;
-            let copy = |version| {
-                let mut request = http::Request::new(Full::new(body.clone()));
-                *request.method_mut() = parts.method.clone();
-                *request.uri_mut() = parts.uri.clone();
-                *request.headers_mut() = parts.headers.clone();
-                *request.version_mut() = version;
-                request
+        let mut failed: Option<Arc<Connection>> = None;
+        for attempt in 1..=MAX_ATTEMPTS {
+            let connection = match &failed {
+                None => self.connection(None).await?,
+                // HTTP/2: the connection that replaces it carries every request that failed.
+                Some(c) if matches!(c.protocol, Protocol::Http2(_)) => {
+                    self.connection(Some(c.number)).await?
+                }
+                // HTTP/1.1: one of its own, rather than a place in a queue on another that the
+                // server may end after one answer too.
+                Some(_) => self.new_connection().await?,
             };
-            let sent = match &connection.protocol {
+            let mut request = http::Request::new(Full::new(body.clone()));
+            *request.method_mut() = parts.method.clone();
+            *request.headers_mut() = parts.headers.clone();
+            let (sent, unsent) = match &connection.protocol {
                 Protocol::Http2(sender) => {
+                    *request.uri_mut() = parts.uri.clone();
+                    *request.version_mut() = http::Version::HTTP_2;
                     let mut sender = sender.clone();
                     match sender.ready().await {
-                        Ok(()) => sender.send_request(copy(http::Version::HTTP_2)).await,
-                        Err(error) => Err(error),
+                        Ok(()) => (sender.send_request(request).await, false),
+                        Err(error) => (Err(error), true),
                     }
                 }
                 Protocol::Http1(sender) => {
-                    let mut request = copy(http::Version::HTTP_11);
-                    if let Some(host) = parts.uri.authority() {
-                        let host = HeaderValue::try_from(host.as_str())?;
-                        request.headers_mut().insert(http::header::HOST, host);
-                    }
+                    let host = match parts.uri.port() {
+                        Some(port) => format!("{}:{port}", parts.uri.host().unwrap_or_default()),
+                        None => parts.uri.host().unwrap_or_default().to_string(),
+                    };
+                    request
+                        .headers_mut()
+                        .insert(http::header::HOST, HeaderValue::try_from(host)?);
                     *request.uri_mut() = parts
                         .uri
                         .path_and_query()
                         .map_or("/", |p| p.as_str())
                         .parse()?;
-                    // One request at a time: the next waits until this one's answer is read.
+                    // `ready` waits until the answer before is read whole (or dropped): a caller
+                    // must read or drop an answer before it awaits its next request.
                     let mut sender = sender.lock().await;
                     match sender.ready().await {
-                        Ok(()) => sender.send_request(request).await,
-                        Err(error) => Err(error),
+                        Ok(()) => (sender.send_request(request).await, false),
+                        Err(error) => (Err(error), true),
                     }
                 }
             };
             match sent {
-                Ok(response) => {
+                Ok(mut response) => {
                     connection.answered.store(true, Ordering::Relaxed);
+                    response.extensions_mut().insert(connection.socket.clone());
                     return Ok(response);
                 }
-                Err(_) if failed.is_none() && connection.answered.load(Ordering::Relaxed) => {
-                    failed = Some(connection.number);
+                Err(error) => {
+                    let unsent = unsent || error.is_canceled();
+                    let ended = unsent || connection.answered.load(Ordering::Relaxed);
+                    if attempt == MAX_ATTEMPTS || !ended {
+                        return Err(connection.socket.failure(error));
+                    }
+                    failed = Some(connection);
                 }
-                Err(error) => return Err(self.failure(error)),
             }
         }
+        unreachable!("the last attempt returns")
     }
 
     /// The connection to send on: the current one, or a new one when there is none yet or it is
-    /// the one numbered `failed` (another request may have replaced it already).
+    /// the one numbered `failed`; a request that waited for another's new connection takes it.
     async fn connection(&self, failed: Option<u64>) -> Result<Arc<Connection>> {
-        let mut current = self.connection.lock().await;
-        match current.as_ref() {
-            Some(connection) if Some(connection.number) != failed => Ok(Arc::clone(connection)),
-            _ => {
-                let number = current.as_ref().map_or(0, |c| c.number + 1);
-                let connection = Arc::new(Connection {
-                    protocol: self.connect().await?,
-                    number,
-                    answered: AtomicBool::new(false),
-                });
-                *current = Some(Arc::clone(&connection));
-                Ok(connection)
-            }
+        let current = |current: &Option<Arc<Connection>>| {
+            current
+                .as_ref()
+                .filter(|connection| Some(connection.number) != failed)
+                .cloned()
+        };
+        if let Some(connection) = current(&*self.connection.lock().await) {
+            return Ok(connection);
         }
+        let connecting = self.connecting.lock().await;
+        if let Some(connection) = current(&*self.connection.lock().await) {
+            return Ok(connection);
+        }
+        self.connect(connecting).await
     }
 
-    /// Connects, and runs the connection's protocol as a task of the runtime.
-    async fn connect(&self) -> Result<Protocol> {
+    /// A new connection, which becomes the current one.
+    async fn new_connection(&self) -> Result<Arc<Connection>> {
+        let connecting = self.connecting.lock().await;
+        self.connect(connecting).await
+    }
+
+    /// Connects while `connecting` is held, so that `latest_socket` is this connection's.
+    async fn connect(
+        &self,
+        connecting: futures::lock::MutexGuard<'_, ()>,
+    ) -> Result<Arc<Connection>> {
         let mut connector = self.connector.clone();
-        let stream = tower_service::Service::call(&mut connector, self.base.clone())
-            .await
-            .map_err(|error| self.failure(error))?;
-        let io = stream;
-        if connect::Connection::connected(&io).is_negotiated_h2() {
+        let stream = tower_service::Service::call(&mut connector, self.base.clone()).await;
+        let socket = self
+            .latest_socket
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        let io = stream.map_err(|error| socket.failure(error))?;
+        let protocol = if connect::Connection::connected(&io).is_negotiated_h2() {
             let (sender, connection) =
                 hyper::client::conn::http2::handshake(TokioExecutor::new(), io)
                     .await
-                    .map_err(|error| self.failure(error))?;
+                    .map_err(|error| socket.failure(error))?;
             tokio::spawn(connection);
-            Ok(Protocol::Http2(sender))
+            Protocol::Http2(sender)
         } else {
             let (sender, connection) = hyper::client::conn::http1::handshake(io)
                 .await
-                .map_err(|error| self.failure(error))?;
+                .map_err(|error| socket.failure(error))?;
             tokio::spawn(connection);
-            Ok(Protocol::Http1(futures::lock::Mutex::new(sender)))
-        }
-    }
-
-    /// An error of a request or of reading its answer, with the socket's error last when there
-    /// was one: HTTP/2 reports a failed read as `uncategorized error`, without the errno.
-    pub fn failure(
-        &self,
-        error: impl Into<Box<dyn std::error::Error + Send + Sync>>,
-    ) -> anyhow::Error {
-        let error = error.into();
-        let socket_error = self.socket_error.lock().unwrap_or_else(|e| e.into_inner());
-        match socket_error.as_ref() {
-            Some(cause) => anyhow!("{}: {cause}", logging::one_line(&*error)),
-            None => anyhow!(error),
-        }
+            Protocol::Http1(futures::lock::Mutex::new(sender))
+        };
+        let mut current = self.connection.lock().await;
+        let number = current.as_ref().map_or(0, |c| c.number + 1);
+        let connection = Arc::new(Connection {
+            protocol,
+            number,
+            socket,
+            answered: AtomicBool::new(false),
+        });
+        *current = Some(Arc::clone(&connection));
+        drop(connecting);
+        Ok(connection)
     }
 
     /// The server's URL, with its path prefix (a proxy's), joined with `request`'s path and query.
-    fn uri(&self, request: &http::Uri) -> http::Uri {
+    fn uri(&self, request: &http::Uri) -> Result<http::Uri> {
         let prefix = self.base.path().trim_end_matches('/');
         let path_and_query = request.path_and_query().map_or("/", |p| p.as_str());
+        let joined = format!("{prefix}{path_and_query}");
         let mut parts = self.base.clone().into_parts();
-        parts.path_and_query = format!("{prefix}{path_and_query}").parse().ok();
-        http::Uri::from_parts(parts).unwrap_or_else(|_| self.base.clone())
+        parts.path_and_query = Some(
+            joined
+                .parse()
+                .with_context(|| format!("{} is no URL path", logging::quoted(&joined)))?,
+        );
+        Ok(http::Uri::from_parts(parts)?)
     }
 }
 
-/// TCP connections that keep the first error their socket returns in `socket_error`.
+/// TCP connections that keep the first error their socket returns; the `Socket` of the one
+/// made last is in `latest_socket`.
 #[derive(Clone)]
 struct TcpConnector {
     http: HttpConnector,
-    socket_error: SocketError,
+    latest_socket: Arc<Mutex<Socket>>,
 }
 
 impl tower_service::Service<http::Uri> for TcpConnector {
@@ -246,29 +319,24 @@ impl tower_service::Service<http::Uri> for TcpConnector {
 
     fn call(&mut self, uri: http::Uri) -> Self::Future {
         let connecting = self.http.call(uri);
-        let socket_error = Arc::clone(&self.socket_error);
+        let socket = Socket::default();
+        *self.latest_socket.lock().unwrap_or_else(|e| e.into_inner()) = socket.clone();
         Box::pin(async move {
             let stream = connecting.await?;
-            Ok(RecordingStream {
-                stream,
-                socket_error,
-            })
+            Ok(RecordingStream { stream, socket })
         })
     }
 }
 
 struct RecordingStream {
     stream: TokioIo<tokio::net::TcpStream>,
-    socket_error: SocketError,
+    socket: Socket,
 }
 
 impl RecordingStream {
     fn record<T>(&self, polled: Poll<std::io::Result<T>>) -> Poll<std::io::Result<T>> {
         if let Poll::Ready(Err(error)) = &polled {
-            let mut first = self.socket_error.lock().unwrap_or_else(|e| e.into_inner());
-            if first.is_none() {
-                *first = Some(std::io::Error::new(error.kind(), error.to_string()));
-            }
+            self.socket.record(error);
         }
         polled
     }
@@ -366,11 +434,15 @@ mod tests {
     fn requests_go_to_the_servers_url_below_its_path_prefix() {
         let path: http::Uri = "/api/v1/namespaces/a/secrets?limit=1".parse().unwrap();
         assert_eq!(
-            transport("https://api.example.com:6443").uri(&path),
+            transport("https://api.example.com:6443")
+                .uri(&path)
+                .unwrap(),
             "https://api.example.com:6443/api/v1/namespaces/a/secrets?limit=1"
         );
         assert_eq!(
-            transport("https://proxy.example.com/k8s/clusters/c-1/").uri(&path),
+            transport("https://proxy.example.com/k8s/clusters/c-1/")
+                .uri(&path)
+                .unwrap(),
             "https://proxy.example.com/k8s/clusters/c-1/api/v1/namespaces/a/secrets?limit=1"
         );
     }

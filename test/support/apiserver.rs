@@ -40,6 +40,7 @@ struct State {
     requests: Vec<Recorded>,
     traffic: Traffic,
     goaway_after: Option<usize>,
+    close_every_connection: bool,
 }
 
 /// What the server's connections carried: the load one run puts on the API server.
@@ -305,11 +306,17 @@ impl FakeApiServer {
         self.state.lock().unwrap().raw_answer = Some(answer);
     }
 
-    /// The connection that carries the `request`-th request of the server (counting from 1) is
-    /// shut down once it is answered, with GOAWAY (HTTP/2) or `Connection: close`, as
-    /// kube-apiserver's `--goaway-chance` does to a share of its answers.
+    /// The connection that carries the `request`-th request of the server (counting from 1) ends
+    /// with that answer: GOAWAY (HTTP/2) or `Connection: close` (HTTP/1.1), as kube-apiserver's
+    /// `--goaway-chance` ends a connection with a share of its answers.
     pub fn goaway_after(&self, request: usize) {
         self.state.lock().unwrap().goaway_after = Some(request);
+    }
+
+    /// Every connection ends with its first answer, as behind a proxy that answers with
+    /// `Connection: close`.
+    pub fn close_every_connection(&self) {
+        self.state.lock().unwrap().close_every_connection = true;
     }
 
     /// Every answer is held back this long.
@@ -393,19 +400,29 @@ fn serve_connection(stream: TcpStream, tls: Arc<rustls::ServerConfig>, state: Ar
         let Ok(stream) = tokio_rustls::TlsAcceptor::from(tls).accept(counted).await else {
             return;
         };
-        // A request that `goaway_after` picks ends its connection once answered: GOAWAY.
+        // The request `goaway_after` picks ends its connection: the shutdown starts before its
+        // answer goes out, so that the client learns of it (GOAWAY, `Connection: close`) with
+        // the answer, as from kube-apiserver, and sends nothing more on this connection.
         let goaway = Arc::new(tokio::sync::Notify::new());
+        let shutting_down = Arc::new(tokio::sync::Notify::new());
         let service = hyper::service::service_fn({
-            let goaway = Arc::clone(&goaway);
+            let (goaway, shutting_down) = (Arc::clone(&goaway), Arc::clone(&shutting_down));
             move |request| {
                 let state = Arc::clone(&state);
-                let goaway = Arc::clone(&goaway);
+                let (goaway, shutting_down) = (Arc::clone(&goaway), Arc::clone(&shutting_down));
                 async move {
-                    let answer = respond(request, &state).await;
-                    let mut state = state.lock().unwrap();
-                    if state.goaway_after == Some(state.requests.len()) {
-                        state.goaway_after = None;
+                    let (answer, number) = respond(request, &state).await;
+                    let picked = {
+                        let mut state = state.lock().unwrap();
+                        let picked = state.goaway_after == Some(number);
+                        if picked {
+                            state.goaway_after = None;
+                        }
+                        picked || (state.close_every_connection && number > 0)
+                    };
+                    if picked {
                         goaway.notify_one();
+                        shutting_down.notified().await;
                     }
                     Ok::<_, std::convert::Infallible>(answer)
                 }
@@ -415,8 +432,12 @@ fn serve_connection(stream: TcpStream, tls: Arc<rustls::ServerConfig>, state: Ar
         let connection = builder.serve_connection(TokioIo::new(stream), service);
         tokio::pin!(connection);
         tokio::select! {
+            biased;
+            () = goaway.notified() => {
+                connection.as_mut().graceful_shutdown();
+                shutting_down.notify_one();
+            }
             _ = connection.as_mut() => return,
-            () = goaway.notified() => connection.as_mut().graceful_shutdown(),
         }
         let _ = connection.await;
     });
@@ -425,10 +446,12 @@ fn serve_connection(stream: TcpStream, tls: Arc<rustls::ServerConfig>, state: Ar
 type AnswerBody =
     http_body_util::combinators::BoxBody<hyper::body::Bytes, std::convert::Infallible>;
 
+/// The answer to `request`, and its number among the server's requests (from 1; 0 for a raw
+/// answer, which is not recorded).
 async fn respond(
     request: hyper::Request<hyper::body::Incoming>,
     state: &Mutex<State>,
-) -> hyper::Response<AnswerBody> {
+) -> (hyper::Response<AnswerBody>, usize) {
     use http_body_util::BodyExt;
     let (delay, raw_answer) = {
         let state = state.lock().unwrap();
@@ -436,7 +459,7 @@ async fn respond(
     };
     tokio::time::sleep(delay).await;
     if let Some(raw) = raw_answer {
-        return raw_response(&raw);
+        return (raw_response(&raw), 0);
     }
     let target = request
         .uri()
@@ -458,13 +481,15 @@ async fn respond(
     let (status, body, mut recorded) = answer(&target, &headers, &mut state);
     recorded.version = version;
     state.requests.push(recorded);
+    let number = state.requests.len();
     let body = body.to_string();
-    hyper::Response::builder()
+    let response = hyper::Response::builder()
         .status(status)
         .header("content-type", "application/json")
         .header("content-length", body.len())
         .body(http_body_util::Full::from(body).boxed())
-        .unwrap()
+        .unwrap();
+    (response, number)
 }
 
 fn raw_response(answer: &RawAnswer) -> hyper::Response<AnswerBody> {

@@ -1048,13 +1048,18 @@ fn node_naming_secrets(api: apiserver::FakeApiServer, count: usize) -> Node {
     node
 }
 
+/// A mirrored pull with `--secrets-from service-account`.
+fn run_reading_named_secrets(node: &Node) -> Run {
+    node.run(
+        &request("docker.io/library/nginx", "team-a"),
+        &["--secrets-from", "service-account"],
+    )
+}
+
 #[test]
 fn every_request_of_a_run_shares_one_http2_connection() {
     let node = node_naming_secrets(apiserver::FakeApiServer::start(), 20);
-    let run = node.run(
-        &request("docker.io/library/nginx", "team-a"),
-        &["--secrets-from", "service-account"],
-    );
+    let run = run_reading_named_secrets(&node);
     assert_success(&run);
     let requests = node.api.requests();
     assert_eq!(requests.len(), 21, "the account and its 20 secrets");
@@ -1068,10 +1073,7 @@ fn every_request_of_a_run_shares_one_http2_connection() {
 #[test]
 fn a_server_without_http2_is_read_over_http1() {
     let node = node_naming_secrets(apiserver::FakeApiServer::start_http1_only(), 2);
-    let run = node.run(
-        &request("docker.io/library/nginx", "team-a"),
-        &["--secrets-from", "service-account"],
-    );
+    let run = run_reading_named_secrets(&node);
     assert_success(&run);
     let requests = node.api.requests();
     assert_eq!(requests.len(), 3);
@@ -1110,10 +1112,7 @@ fn a_connection_the_server_ends_after_an_answer_is_replaced_for_the_next_request
     // kube-apiserver's --goaway-chance: after the service account's answer, GOAWAY.
     let node = node_naming_secrets(apiserver::FakeApiServer::start(), 3);
     node.api.goaway_after(1);
-    let run = node.run(
-        &request("docker.io/library/nginx", "team-a"),
-        &["--secrets-from", "service-account"],
-    );
+    let run = run_reading_named_secrets(&node);
     assert_success(&run);
     assert_eq!(
         node.api.requests().len(),
@@ -1127,10 +1126,7 @@ fn a_connection_the_server_ends_after_an_answer_is_replaced_for_the_next_request
 fn an_http1_connection_the_server_closes_after_an_answer_is_replaced() {
     let node = node_naming_secrets(apiserver::FakeApiServer::start_http1_only(), 2);
     node.api.goaway_after(1);
-    let run = node.run(
-        &request("docker.io/library/nginx", "team-a"),
-        &["--secrets-from", "service-account"],
-    );
+    let run = run_reading_named_secrets(&node);
     assert_success(&run);
     assert_eq!(node.api.requests().len(), 3);
     // Each secret's request, refused by the closed connection, gets a connection of its own.
@@ -1191,10 +1187,7 @@ fn an_http1_server_that_closes_every_connection_after_one_answer_is_read_one_con
 {
     let node = node_naming_secrets(apiserver::FakeApiServer::start_http1_only(), 5);
     node.api.close_every_connection();
-    let run = node.run(
-        &request("docker.io/library/nginx", "team-a"),
-        &["--secrets-from", "service-account"],
-    );
+    let run = run_reading_named_secrets(&node);
     assert_success(&run);
     assert_eq!(
         node.api.requests().len(),

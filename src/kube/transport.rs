@@ -208,9 +208,8 @@ impl Transport {
                     return Ok(response);
                 }
                 Err(error) => {
-                    let unsent = unsent || error.is_canceled();
-                    let ended = unsent || connection.answered.load(Ordering::Relaxed);
-                    if attempt == MAX_ATTEMPTS || !ended {
+                    let answered = connection.answered.load(Ordering::Relaxed);
+                    if !send_again(attempt, unsent, answered) {
                         return Err(connection.socket.failure(error));
                     }
                     failed = Some(connection);
@@ -298,6 +297,14 @@ impl Transport {
         );
         Ok(http::Uri::from_parts(parts)?)
     }
+}
+
+/// Whether a request that failed on its `attempt` is sent again: when its connection ended
+/// before sending it (`unsent`), or had answered before (the server ended it), and attempts are
+/// left. A request that fails on a connection that never answered fails the run: that server
+/// would fail the next connection too, and the run has one deadline.
+fn send_again(attempt: u32, unsent: bool, answered: bool) -> bool {
+    attempt < MAX_ATTEMPTS && (unsent || answered)
 }
 
 /// TCP connections that keep the first error their socket returns; the `Socket` of the one
@@ -428,6 +435,20 @@ mod tests {
 
     fn transport(base: &str) -> Transport {
         Transport::new(base.parse().unwrap(), None, None, Duration::from_secs(1)).unwrap()
+    }
+
+    #[test]
+    fn a_request_is_sent_again_only_when_its_connection_ended_and_attempts_are_left() {
+        // (attempt, unsent, answered)
+        for again in [(1, true, false), (1, false, true), (2, true, true)] {
+            assert!(send_again(again.0, again.1, again.2), "{again:?}");
+        }
+        for not_again in [(1, false, false), (MAX_ATTEMPTS, true, true)] {
+            assert!(
+                !send_again(not_again.0, not_again.1, not_again.2),
+                "{not_again:?}"
+            );
+        }
     }
 
     #[test]

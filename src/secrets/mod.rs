@@ -9,6 +9,7 @@ pub use keyring::{Chosen, choose};
 pub(crate) use keyring::{label_matches, parse_url, split_host_port};
 
 use std::borrow::Cow;
+use std::collections::BTreeMap;
 
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD};
@@ -94,44 +95,9 @@ struct DockerConfigJson<'a> {
     auths: Entries<'a>,
 }
 
-/// The entries of a docker config by key, sorted, the last of equal keys kept (as a Go map and
-/// a `BTreeMap` read JSON): in a `Vec`, since a secret holds one or a few.
-#[derive(Default)]
-struct Entries<'a>(Vec<(String, RawEntry<'a>)>);
-
-impl<'de: 'a, 'a> Deserialize<'de> for Entries<'a> {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct Visitor<'a>(std::marker::PhantomData<&'a ()>);
-        impl<'de: 'a, 'a> serde::de::Visitor<'de> for Visitor<'a> {
-            type Value = Entries<'a>;
-
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("a map of registry keys to entries")
-            }
-
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut map: A,
-            ) -> Result<Self::Value, A::Error> {
-                let mut entries: Vec<(String, RawEntry<'a>)> = Vec::new();
-                while let Some(entry) = map.next_entry()? {
-                    entries.push(entry);
-                }
-                // Stable: of equal keys, the last written stays last, and replaces the others.
-                entries.sort_by(|a, b| a.0.cmp(&b.0));
-                let mut unique: Vec<(String, RawEntry<'a>)> = Vec::with_capacity(entries.len());
-                for entry in entries {
-                    match unique.last_mut() {
-                        Some(last) if last.0 == entry.0 => *last = entry,
-                        _ => unique.push(entry),
-                    }
-                }
-                Ok(Entries(unique))
-            }
-        }
-        deserializer.deserialize_map(Visitor(std::marker::PhantomData))
-    }
-}
+/// The entries of a docker config by key, sorted; of equal keys the last is kept, as by
+/// kubelet's Go map.
+type Entries<'a> = BTreeMap<String, RawEntry<'a>>;
 
 /// An entry as written: its text borrowed from the secret's data where it holds no escape (a
 /// namespace's thousands of secrets are decoded on every pull).
@@ -149,7 +115,7 @@ struct RawEntry<'a> {
 
 /// Decodes a secret's data. The error names what is wrong, never any of the content.
 pub fn decode(name: &str, secret_type: SecretType, data: &[u8]) -> Result<PullSecret, String> {
-    let Entries(raw) = match secret_type {
+    let raw: Entries = match secret_type {
         SecretType::DockerConfigJson => {
             serde_json::from_slice::<DockerConfigJson>(data).map(|config| config.auths)
         }

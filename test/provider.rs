@@ -1112,7 +1112,10 @@ fn a_connection_the_server_ends_after_an_answer_is_replaced_for_the_next_request
     // kube-apiserver's --goaway-chance: after the service account's answer, GOAWAY.
     let node = node_naming_secrets(apiserver::FakeApiServer::start(), 3);
     node.api.goaway_after(1);
-    let run = run_reading_named_secrets(&node);
+    let run = node.run(
+        &request("docker.io/library/nginx", "team-a"),
+        &["--secrets-from", "service-account", "--log-level", "debug"],
+    );
     assert_success(&run);
     assert_eq!(
         node.api.requests().len(),
@@ -1120,6 +1123,13 @@ fn a_connection_the_server_ends_after_an_answer_is_replaced_for_the_next_request
         "the account and its 3 secrets"
     );
     assert_eq!(node.api.traffic().connections, 2);
+    let said = "The API server ended connection 0 (";
+    let again = "sending GET /api/v1/namespaces/team-a/secrets/pull-";
+    assert!(
+        run.stderr.contains(said) && run.stderr.contains(again),
+        "{}",
+        run.stderr
+    );
 }
 
 #[test]

@@ -212,6 +212,13 @@ impl Transport {
                     if !send_again(attempt, unsent, answered) {
                         return Err(connection.socket.failure(error));
                     }
+                    tracing::debug!(
+                        "The API server ended connection {} ({}); sending {} {} again on a new one",
+                        connection.number,
+                        logging::one_line(connection.socket.failure(error).as_ref()),
+                        parts.method,
+                        parts.uri.path()
+                    );
                     failed = Some(connection);
                 }
             }

@@ -31,10 +31,9 @@ type Connector = hyper_openssl::client::legacy::HttpsConnector<TcpConnector>;
 /// A client of one API server, over one connection: made on the first request, then shared.
 pub struct Transport {
     connector: Connector,
-    /// The socket of the connection the connector made last.
-    latest_socket: Arc<Mutex<Socket>>,
     connection: futures::lock::Mutex<Option<Arc<Connection>>>,
-    /// Held while connecting, so that `latest_socket` is the connection's being made.
+    /// Held while connecting, so that requests that find the same connection ended share the
+    /// one that replaces it.
     connecting: futures::lock::Mutex<()>,
     /// Scheme, authority and path prefix of the server's URL.
     base: http::Uri,
@@ -113,12 +112,7 @@ impl Transport {
         let mut config = kube::Config::new(base.clone());
         config.accept_invalid_certs = roots.is_none();
         config.root_cert = roots;
-        let latest_socket = Arc::new(Mutex::new(Socket::default()));
-        let tcp = TcpConnector {
-            http,
-            latest_socket: Arc::clone(&latest_socket),
-        };
-        let connector = connector(&config, tcp).context("setting up TLS")?;
+        let connector = connector(&config, TcpConnector { http }).context("setting up TLS")?;
         let authorization = token
             .map(|token| {
                 let mut value = HeaderValue::try_from(format!("Bearer {}", token.expose_secret()))
@@ -129,7 +123,6 @@ impl Transport {
             .transpose()?;
         Ok(Transport {
             connector,
-            latest_socket,
             connection: futures::lock::Mutex::new(None),
             connecting: futures::lock::Mutex::new(()),
             base,
@@ -251,20 +244,22 @@ impl Transport {
         self.connect(connecting).await
     }
 
-    /// Connects while `connecting` is held, so that `latest_socket` is this connection's.
+    /// Connects while `connecting` is held.
     async fn connect(
         &self,
         connecting: futures::lock::MutexGuard<'_, ()>,
     ) -> Result<Arc<Connection>> {
         let mut connector = self.connector.clone();
-        let stream = tower_service::Service::call(&mut connector, self.base.clone()).await;
-        let socket = self
-            .latest_socket
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone();
-        let io = stream.map_err(|error| socket.failure(error))?;
-        let protocol = if connect::Connection::connected(&io).is_negotiated_h2() {
+        // A failure to connect or to shake hands keeps its errno: no HTTP/2 between it and the
+        // socket.
+        let io = tower_service::Service::call(&mut connector, self.base.clone())
+            .await
+            .map_err(|error| anyhow!(error))?;
+        let connected = connect::Connection::connected(&io);
+        let mut extras = http::Extensions::new();
+        connected.get_extras(&mut extras);
+        let socket = extras.get::<Socket>().cloned().unwrap_or_default();
+        let protocol = if connected.is_negotiated_h2() {
             let (sender, connection) =
                 hyper::client::conn::http2::handshake(TokioExecutor::new(), io)
                     .await
@@ -314,12 +309,11 @@ fn send_again(attempt: u32, unsent: bool, answered: bool) -> bool {
     attempt < MAX_ATTEMPTS && (unsent || answered)
 }
 
-/// TCP connections that keep the first error their socket returns; the `Socket` of the one
-/// made last is in `latest_socket`.
+/// TCP connections that keep the first error their socket returns, in the `Socket` their
+/// `Connected` carries (the TLS connectors pass it on).
 #[derive(Clone)]
 struct TcpConnector {
     http: HttpConnector,
-    latest_socket: Arc<Mutex<Socket>>,
 }
 
 impl tower_service::Service<http::Uri> for TcpConnector {
@@ -333,10 +327,9 @@ impl tower_service::Service<http::Uri> for TcpConnector {
 
     fn call(&mut self, uri: http::Uri) -> Self::Future {
         let connecting = self.http.call(uri);
-        let socket = Socket::default();
-        *self.latest_socket.lock().unwrap_or_else(|e| e.into_inner()) = socket.clone();
         Box::pin(async move {
             let stream = connecting.await?;
+            let socket = Socket::default();
             Ok(RecordingStream { stream, socket })
         })
     }
@@ -393,7 +386,7 @@ impl hyper::rt::Write for RecordingStream {
 
 impl connect::Connection for RecordingStream {
     fn connected(&self) -> Connected {
-        self.stream.connected()
+        self.stream.connected().extra(self.socket.clone())
     }
 }
 

@@ -1,10 +1,9 @@
 //! HTTPS to the API server: TLS verified against the endpoint's CA, and HTTP/2 when the server
 //! offers it, so that every request of a run shares one TLS connection and they run concurrently
-//! on it; HTTP/1.1 otherwise. kube-apiserver offers `h2` and `http/1.1` (k8s.io/apiserver,
-//! `SecureServingInfo.tlsConfig`, `NextProtos`; read at kubernetes commit 0072a2a, where it allows
-//! 100 concurrent streams by default; the line's comment names Go 1.7, older than any release
-//! this supports). The bearer token goes on each request, to this server only, marked sensitive:
-//! HPACK never indexes it.
+//! on it; HTTP/1.1 otherwise. kube-apiserver offers `h2` and `http/1.1` (k8s.io/apiserver
+//! `SecureServingInfo.tlsConfig`, `NextProtos`, in v0.34.1, v0.35.1 and v0.36.2: those that
+//! cluster-kube-apiserver-operator release-4.21, 4.22 and 4.23 vendor). The bearer token goes
+//! on each request, to this server only, marked sensitive: HPACK never indexes it.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -138,8 +137,8 @@ impl Transport {
     /// has answered before, is sent again on a new connection, at most `MAX_ATTEMPTS` times in
     /// all: the server closed the connection or sent GOAWAY, as kube-apiserver does after a share
     /// of its answers to spread clients over its instances (`--goaway-chance`, 0.001 on a highly
-    /// available OpenShift control plane: cluster-kube-apiserver-operator,
-    /// `ObserveGoawayChance`). Every request of the provider is a GET, which may be repeated.
+    /// available OpenShift control plane, 0 on a single node: cluster-kube-apiserver-operator
+    /// release-4.21, 4.22 and 4.23, `ObserveGoawayChance`). Every request of the provider is a GET, which may be repeated.
     pub async fn send(&self, request: http::Request<Vec<u8>>) -> Result<http::Response<Incoming>> {
         let (mut parts, body) = request.into_parts();
         parts.uri = self.uri(&parts.uri)?;

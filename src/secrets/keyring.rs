@@ -6,75 +6,132 @@ use std::borrow::Cow;
 
 use super::{Credential, PullSecret};
 
-/// A secret key as kubelet's keyring (`pkg/credentialprovider/keyring.go`) reads it.
+/// A secret key as kubelet's keyring (`pkg/credentialprovider/keyring.go`) reads it, borrowed
+/// from the key wherever it can be: every key of every secret of a namespace is read on a pull.
 #[derive(Debug, PartialEq, Eq)]
-struct KeyPattern {
+struct KeyPattern<'a> {
     /// Kubelet's index key: host (and port), then the path unless it is empty or `/`, with the
     /// scheme, user info, query, fragment and a leading `/v1` or `/v2` dropped and
     /// percent-escapes decoded. Kubelet tries keys in reverse order of this string.
-    normalized: String,
+    normalized: IndexKey<'a>,
     /// The host without its port: labels separated by `.`, each of which may hold `*` (any run
     /// of characters within one label).
-    name: String,
+    name: Cow<'a, str>,
     /// The host is an IPv6 literal (`[fd00::1]`): it is matched as written, a `*` in it being no
     /// wildcard. Kubelet's `filepath.Match` reads a bracketed host without a port as a character
     /// class and never matches it; a wildcard is a DNS label's, not an address's.
     ipv6: bool,
     /// Empty when there is none (or it is empty, as in `reg.io:`).
-    port: String,
+    port: Cow<'a, str>,
     /// Decoded; empty for a host-only key.
-    path: String,
+    path: Cow<'a, str>,
 }
+
+/// Kubelet's index key, kept as its host and its path and ordered as the string they make
+/// together, which is never built.
+#[derive(Debug)]
+struct IndexKey<'a> {
+    host: &'a str,
+    /// Empty, or starting with `/`.
+    path: Cow<'a, str>,
+}
+
+impl IndexKey<'_> {
+    fn bytes(&self) -> impl Iterator<Item = u8> + '_ {
+        self.host.bytes().chain(self.path.bytes())
+    }
+
+    fn is(&self, text: &str) -> bool {
+        // A host holds no `/` and a path starts with one: the string splits at its first `/`.
+        let (host, path) = text.split_at(text.find('/').unwrap_or(text.len()));
+        self.host == host && self.path == path
+    }
+}
+
+impl Ord for IndexKey<'_> {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.bytes().cmp(other.bytes())
+    }
+}
+
+impl PartialOrd for IndexKey<'_> {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl PartialEq for IndexKey<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other).is_eq()
+    }
+}
+
+impl Eq for IndexKey<'_> {}
 
 /// `BasicDockerKeyring.Add`, then `URLsMatchStr`'s parse of the index key it made. `None`
 /// where kubelet ignores the key (url.Parse fails) or it has no host.
-fn parse_key(key: &str) -> Option<KeyPattern> {
+fn parse_key(key: &str) -> Option<KeyPattern<'_>> {
     let schemeless = key
         .strip_prefix("https://")
         .or_else(|| key.strip_prefix("http://"))
         .unwrap_or(key);
     let (host, decoded_path) = parse_url(schemeless)?;
-    let path = if decoded_path.starts_with("/v1/") || decoded_path.starts_with("/v2/") {
-        &decoded_path[3..]
-    } else {
-        &decoded_path[..]
+    let normalized = IndexKey {
+        host,
+        path: match decoded_path {
+            Cow::Borrowed(path) => Cow::Borrowed(index_path(path)),
+            Cow::Owned(path) => Cow::Owned(index_path(&path).to_string()),
+        },
     };
-    let path = if path == "/" { "" } else { path };
-    let normalized = format!("{host}{path}");
     // Kubelet matches with its index key, which it parses as a URL once more. That reads it
     // otherwise only where the first parse decoded an escape (`%3F` became a `?`): the host has
     // no `/`, `@`, `?` or `#`, and a path without an escape had none of `?`, `#` or `%` left.
-    let reparsed;
-    let (host, path) = match decoded_path {
-        Cow::Owned(_) => {
-            reparsed = parse_url(&normalized)?;
-            (reparsed.0, &*reparsed.1)
+    let (host, name, port, path) = match &normalized.path {
+        Cow::Owned(decoded) => {
+            let joined = format!("{host}{decoded}");
+            let (host, path) = parse_url(&joined)?;
+            let (name, port) = split_host_port(host);
+            let owned = |text: &str| Cow::Owned(text.to_string());
+            (owned(host), owned(name), owned(port), owned(&path))
         }
-        Cow::Borrowed(_) => (host, path),
+        Cow::Borrowed(path) => {
+            let (name, port) = split_host_port(host);
+            (host.into(), name.into(), port.into(), Cow::Borrowed(*path))
+        }
     };
-    let (name, port) = split_host_port(host);
     if name.is_empty() {
         return None;
     }
-    let (name, ipv6, port, path) = (
-        name.to_string(),
-        host.starts_with('['),
-        port.to_string(),
-        path.to_string(),
-    );
     Some(KeyPattern {
+        ipv6: host.starts_with('['),
+        normalized,
         name,
-        ipv6,
         port,
         path,
-        normalized,
     })
+}
+
+/// The path of kubelet's index key: without a leading `/v1` or `/v2`, and nothing for `/`.
+fn index_path(path: &str) -> &str {
+    let path = if path.starts_with("/v1/") || path.starts_with("/v2/") {
+        &path[3..]
+    } else {
+        path
+    };
+    if path == "/" { "" } else { path }
 }
 
 /// What Go's `url.Parse("https://" + url)` keeps of a schemeless URL, as kubelet parses secret
 /// keys and image names: the host (with its port, without user info) and the decoded path. The
 /// query and fragment are dropped. `None` where url.Parse fails.
 pub(crate) fn parse_url(url: &str) -> Option<(&str, Cow<'_, str>)> {
+    // Most keys and image names hold nothing but letters, digits and `-._~:/`: no escape, user
+    // info, query or fragment. Read in one pass, as every key of a namespace's secrets is.
+    let plain = |b| matches!(b, b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b':' | b'/');
+    if url.bytes().all(plain) {
+        let (host, path) = url.split_at(url.find('/').unwrap_or(url.len()));
+        return valid_port(host).then_some((host, Cow::Borrowed(path)));
+    }
     if url.bytes().any(|b| b < 0x20 || b == 0x7f) {
         return None;
     }
@@ -99,6 +156,14 @@ pub(crate) fn parse_url(url: &str) -> Option<(&str, Cow<'_, str>)> {
 /// Go's `parseHost` and its `unescape` in host mode. A percent-escape in a host either fails there
 /// or decodes to a character no image name's host holds, so it is refused outright.
 fn valid_host(host: &str) -> bool {
+    valid_port(host)
+        && host.bytes().all(|b| {
+            !b.is_ascii() || b.is_ascii_alphanumeric() || b"-_.~!$&'()*+,;=:[]<>\"".contains(&b)
+        })
+}
+
+/// The port of a host (after `]` for an IPv6 literal) is digits, if it has one.
+fn valid_port(host: &str) -> bool {
     let port = match host.strip_prefix('[') {
         Some(bracketed) => match bracketed.rfind(']') {
             Some(end) => &bracketed[end + 1..],
@@ -106,14 +171,10 @@ fn valid_host(host: &str) -> bool {
         },
         None => host.rfind(':').map_or("", |colon| &host[colon..]),
     };
-    let valid_port = port.is_empty()
+    port.is_empty()
         || port
             .strip_prefix(':')
-            .is_some_and(|digits| digits.bytes().all(|b| b.is_ascii_digit()));
-    valid_port
-        && host.bytes().all(|b| {
-            !b.is_ascii() || b.is_ascii_alphanumeric() || b"-_.~!$&'()*+,;=:[]<>\"".contains(&b)
-        })
+            .is_some_and(|digits| digits.bytes().all(|b| b.is_ascii_digit()))
 }
 
 /// Go's `unescape`: `%XX` decoded, a malformed escape refused. Most text has no escape, and is
@@ -189,7 +250,7 @@ struct Rank<'a> {
     direct: bool,
     /// Then kubelet's order: the index key that sorts last first (`reg.io/team` before `reg.io`,
     /// `a.b.io` before `*.b.io`).
-    normalized: &'a str,
+    normalized: &'a IndexKey<'a>,
 }
 
 const DOCKER_HUB_HOSTS: [&str; 2] = ["docker.io", "index.docker.io"];
@@ -215,7 +276,7 @@ impl<'a> ParsedReference<'a> {
     }
 }
 
-fn rank<'a>(key: &'a KeyPattern, reference: &ParsedReference) -> Option<Rank<'a>> {
+fn rank<'a>(key: &'a KeyPattern<'_>, reference: &ParsedReference) -> Option<Rank<'a>> {
     let ParsedReference {
         host,
         labels,
@@ -234,12 +295,12 @@ fn rank<'a>(key: &'a KeyPattern, reference: &ParsedReference) -> Option<Rank<'a>
     }) && patterns.next().is_none();
     // Kubelet takes any string prefix; here a key's path serves its own subtree only.
     let path_matches = key.path.is_empty()
-        || **path == key.path
+        || **path == *key.path
         || path
-            .strip_prefix(&key.path)
+            .strip_prefix(&*key.path)
             .is_some_and(|below| key.path.ends_with('/') || below.starts_with('/'));
-    let normalized = key.normalized.as_str();
-    if host_matches && key.port == *port && path_matches {
+    let normalized = &key.normalized;
+    if host_matches && *key.port == **port && path_matches {
         return Some(Rank {
             direct: true,
             normalized,
@@ -247,7 +308,7 @@ fn rank<'a>(key: &'a KeyPattern, reference: &ParsedReference) -> Option<Rank<'a>
     }
     // Kubelet serves Docker Hub names with credentials for `index.docker.io` (as written in
     // `https://index.docker.io/v1/`) when nothing else matches.
-    let hub_key = normalized == "index.docker.io";
+    let hub_key = normalized.is("index.docker.io");
     (hub_key && DOCKER_HUB_HOSTS.contains(host)).then_some(Rank {
         direct: false,
         normalized,
@@ -268,18 +329,17 @@ pub struct Chosen<'a> {
 /// result does not depend on the order the API listed the secrets in. References no entry
 /// applies to are left out.
 pub fn choose<'a>(secrets: &'a [PullSecret], references: &'a [String]) -> Vec<Chosen<'a>> {
-    let patterns: Vec<(&PullSecret, &str, KeyPattern, &Credential)> = secrets
-        .iter()
-        .flat_map(|secret| {
-            secret.entries.iter().filter_map(move |(key, credential)| {
-                let usable = !credential.username.is_empty()
-                    || !credential.password.is_empty()
-                    || !credential.identity_token.is_empty();
-                let pattern = parse_key(key).filter(|_| usable)?;
-                Some((secret, key.as_str(), pattern, credential))
-            })
+    let mut patterns: Vec<(&PullSecret, &str, KeyPattern, &Credential)> =
+        Vec::with_capacity(secrets.iter().map(|secret| secret.entries.len()).sum());
+    patterns.extend(secrets.iter().flat_map(|secret| {
+        secret.entries.iter().filter_map(move |(key, credential)| {
+            let usable = !credential.username.is_empty()
+                || !credential.password.is_empty()
+                || !credential.identity_token.is_empty();
+            let pattern = parse_key(key).filter(|_| usable)?;
+            Some((secret, key.as_str(), pattern, credential))
         })
-        .collect();
+    }));
     references
         .iter()
         .filter_map(|reference| {
@@ -604,6 +664,35 @@ mod tests {
             secret("second", &[("reg.io/team/", "slash")]),
         ];
         assert_eq!(chosen_users(&secrets, &["reg.io/team/app"]), ["slash"]);
+    }
+
+    #[test]
+    fn the_order_is_of_the_index_key_string_not_of_its_host_then_its_path() {
+        // Both serve host b-x. As strings "*/p" sorts after "*-x" ('/' after '-'), so kubelet
+        // tries it first, although its host alone, "*", sorts before "*-x".
+        let secrets = [
+            secret("first", &[("*-x", "host-only")]),
+            secret("second", &[("*/p", "with-path")]),
+        ];
+        assert_eq!(chosen_users(&secrets, &["b-x/p/app"]), ["with-path"]);
+    }
+
+    #[test]
+    fn plain_and_escaped_urls_are_parsed_alike() {
+        for (url, parsed) in [
+            ("reg.io", Some(("reg.io", ""))),
+            ("reg.io:5000/team/app", Some(("reg.io:5000", "/team/app"))),
+            ("reg.io:/app", Some(("reg.io:", "/app"))),
+            ("reg.io%3A5000/app", None),
+            ("reg.io:50a0/app", None),
+            ("reg.io:5000:1/app", Some(("reg.io:5000:1", "/app"))),
+            ("reg.io/te%61m", Some(("reg.io", "/team"))),
+            ("u@reg.io/a?q#f", Some(("reg.io", "/a"))),
+        ] {
+            let got = parse_url(url);
+            let got = got.as_ref().map(|(host, path)| (*host, &**path));
+            assert_eq!(got, parsed, "{url}");
+        }
     }
 
     #[test]

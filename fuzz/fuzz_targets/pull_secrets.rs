@@ -22,8 +22,12 @@ fn choices(secrets: &[PullSecret], references: &[String]) -> Vec<(String, String
 
 fuzz_target!(|bytes: &[u8]| {
     for secret_type in [SecretType::DockerConfigJson, SecretType::DockerCfg] {
-        let Ok(secret) = decode("fuzzed", secret_type, bytes) else {
+        let Ok(entries) = decode(secret_type, bytes) else {
             continue;
+        };
+        let secret = PullSecret {
+            name: "fuzzed".into(),
+            entries,
         };
         let mut references: Vec<String> = [
             "docker.io/library/nginx",

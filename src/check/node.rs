@@ -9,7 +9,7 @@ use crate::authfile::{self, AuthDir};
 use crate::logging;
 use crate::provider;
 use crate::registries::Sources;
-use crate::secrets::{self, SecretType};
+use crate::secrets::{self, PullSecret, SecretType};
 
 /// Loads registries.conf and its drop-ins as CRI-O does; returns the prefixes CRI-O pulls through
 /// mirrors, `None` when the configuration could not be read.
@@ -170,8 +170,11 @@ pub(super) fn global_pull_secret(path: &Path, mirrored: Option<&[String]>, lines
         }
     };
     let bytes = serde_json::to_vec(&global).unwrap_or_default();
-    let secret = match secrets::decode(&shown.to_string(), SecretType::DockerConfigJson, &bytes) {
-        Ok(secret) => secret,
+    let secret = match secrets::decode(SecretType::DockerConfigJson, &bytes) {
+        Ok(entries) => PullSecret {
+            name: shown.to_string(),
+            entries,
+        },
         Err(reason) => {
             lines.push(Line::fail(
                 CHECK,

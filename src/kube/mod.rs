@@ -128,17 +128,22 @@ fn decode(fetched: Vec<client::FetchedSecret>, namespace: &str, image: &str) -> 
                 );
                 return None;
             };
-            secrets::decode(&secret.name, secret.secret_type, &data)
-                .inspect_err(|reason| {
+            match secrets::decode(secret.secret_type, &data) {
+                Ok(entries) => Some(PullSecret {
+                    name: secret.name,
+                    entries,
+                }),
+                Err(reason) => {
                     warn!(
                         image,
                         namespace,
                         secret = secret.name,
                         "Skipping secret {}: {reason}",
                         secret.name
-                    )
-                })
-                .ok()
+                    );
+                    None
+                }
+            }
         })
         .collect()
 }

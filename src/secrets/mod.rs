@@ -9,7 +9,7 @@ pub use keyring::{Chosen, choose};
 pub(crate) use keyring::{label_matches, parse_url, split_host_port};
 
 use std::borrow::Cow;
-use std::collections::BTreeMap;
+use std::marker::PhantomData;
 
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD};
@@ -96,8 +96,69 @@ struct DockerConfigJson<'a> {
 }
 
 /// The entries of a docker config by key, sorted; of equal keys the last is kept, as by
-/// kubelet's Go map.
-type Entries<'a> = BTreeMap<String, RawEntry<'a>>;
+/// kubelet's Go map. A sorted list, not a map: a config holds an entry or a few, and a
+/// namespace's thousands of configs are read on every pull.
+#[derive(Default)]
+struct Entries<'a>(Vec<(Cow<'a, str>, RawEntry<'a>)>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for Entries<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct EntriesVisitor<'a>(PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> serde::de::Visitor<'de> for EntriesVisitor<'a> {
+            type Value = Entries<'a>;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a map of registry keys to entries")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Self::Value, A::Error> {
+                let mut entries: Vec<(Cow<'a, str>, RawEntry<'a>)> = Vec::new();
+                while let Some((Key(key), entry)) = map.next_entry()? {
+                    entries.push((key, entry));
+                }
+                // Stable: of equal keys the one read last stays last, and is the one kept.
+                entries.sort_by(|a, b| a.0.cmp(&b.0));
+                entries.dedup_by(|later, earlier| {
+                    let equal = later.0 == earlier.0;
+                    if equal {
+                        std::mem::swap(later, earlier);
+                    }
+                    equal
+                });
+                Ok(Entries(entries))
+            }
+        }
+        deserializer.deserialize_map(EntriesVisitor(PhantomData))
+    }
+}
+
+/// A key, borrowed from the data where it holds no escape.
+struct Key<'a>(Cow<'a, str>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for Key<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct KeyVisitor<'a>(PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> serde::de::Visitor<'de> for KeyVisitor<'a> {
+            type Value = Key<'a>;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a registry key")
+            }
+
+            fn visit_borrowed_str<E>(self, key: &'de str) -> Result<Key<'a>, E> {
+                Ok(Key(Cow::Borrowed(key)))
+            }
+
+            fn visit_str<E>(self, key: &str) -> Result<Key<'a>, E> {
+                Ok(Key(Cow::Owned(key.to_string())))
+            }
+        }
+        deserializer.deserialize_str(KeyVisitor(PhantomData))
+    }
+}
 
 /// An entry as written: its text borrowed from the secret's data where it holds no escape (a
 /// namespace's thousands of secrets are decoded on every pull).
@@ -113,9 +174,10 @@ struct RawEntry<'a> {
     identitytoken: Cow<'a, str>,
 }
 
-/// Decodes a secret's data. The error names what is wrong, never any of the content.
-pub fn decode(name: &str, secret_type: SecretType, data: &[u8]) -> Result<PullSecret, String> {
-    let raw: Entries = match secret_type {
+/// Decodes a secret's data into its entries. The error names what is wrong, never any of the
+/// content.
+pub fn decode(secret_type: SecretType, data: &[u8]) -> Result<Vec<(String, Credential)>, String> {
+    let Entries(raw) = match secret_type {
         SecretType::DockerConfigJson => {
             serde_json::from_slice::<DockerConfigJson>(data).map(|config| config.auths)
         }
@@ -141,7 +203,7 @@ pub fn decode(name: &str, secret_type: SecretType, data: &[u8]) -> Result<PullSe
             })?
         };
         entries.push((
-            key,
+            key.into_owned(),
             Credential {
                 username,
                 password,
@@ -149,10 +211,7 @@ pub fn decode(name: &str, secret_type: SecretType, data: &[u8]) -> Result<PullSe
             },
         ));
     }
-    Ok(PullSecret {
-        name: name.to_string(),
-        entries,
-    })
+    Ok(entries)
 }
 
 /// A secret's key as it may be shown in a log line or an error: a key may carry user info
@@ -198,10 +257,9 @@ pub(crate) mod tests {
     #[test]
     fn entries_are_sorted_by_key_and_of_equal_keys_the_last_is_read() {
         // The JSON is valid with a key twice; Go's map (kubelet) keeps the last value.
-        let data = br#"{"auths":{"z.io":{"username":"z"},"a.io":{"username":"first"},"a.io":{"username":"last"}}}"#;
-        let secret = decode("s", SecretType::DockerConfigJson, data).unwrap();
-        let users: Vec<(&str, &str)> = secret
-            .entries
+        let data = br#"{"auths":{"z.io":{"username":"z"},"a.io":{"username":"first"},"a.io":{"username":"second"},"a.io":{"username":"last"}}}"#;
+        let entries = decode(SecretType::DockerConfigJson, data).unwrap();
+        let users: Vec<(&str, &str)> = entries
             .iter()
             .map(|(key, credential)| (key.as_str(), credential.username.as_str()))
             .collect();
@@ -211,25 +269,25 @@ pub(crate) mod tests {
     #[test]
     fn escaped_text_in_entries_is_decoded() {
         let data = br#"{"r.io":{"username":"a\u0041","password":"p\"w"}}"#;
-        let secret = decode("s", SecretType::DockerCfg, data).unwrap();
-        assert_eq!(secret.entries[0].1.username, "aA");
-        assert_eq!(secret.entries[0].1.password, "p\"w");
+        let entries = decode(SecretType::DockerCfg, data).unwrap();
+        assert_eq!(entries[0].1.username, "aA");
+        assert_eq!(entries[0].1.password, "p\"w");
     }
 
     #[test]
     fn dockerconfigjson_auth_overrides_username_and_password() {
         let data = br#"{"auths":{"reg.io":{"username":"ignored","password":"x","auth":"dXNlcjpwYTpzcw=="}}}"#;
-        let secret = decode("s", SecretType::DockerConfigJson, data).unwrap();
-        assert_eq!(secret.entries[0].1.username, "user");
-        assert_eq!(secret.entries[0].1.password, "pa:ss");
+        let entries = decode(SecretType::DockerConfigJson, data).unwrap();
+        assert_eq!(entries[0].1.username, "user");
+        assert_eq!(entries[0].1.password, "pa:ss");
     }
 
     #[test]
     fn unpadded_auth_and_username_password_only_entries_are_read() {
         let data = br#"{"a.io":{"auth":"dXNlcjpwYXNz"},"b.io":{"username":"u","password":"p","identitytoken":"t"}}"#;
-        let secret = decode("s", SecretType::DockerCfg, data).unwrap();
+        let entries = decode(SecretType::DockerCfg, data).unwrap();
         assert_eq!(
-            secret.entries[0].1,
+            entries[0].1,
             Credential {
                 username: "user".into(),
                 password: "pass".into(),
@@ -237,7 +295,7 @@ pub(crate) mod tests {
             }
         );
         assert_eq!(
-            secret.entries[1].1,
+            entries[1].1,
             Credential {
                 username: "u".into(),
                 password: "p".into(),
@@ -264,7 +322,7 @@ pub(crate) mod tests {
             ),
         ];
         for (secret_type, data) in cases {
-            let err = decode("s", secret_type, data).unwrap_err();
+            let err = decode(secret_type, data).unwrap_err();
             assert!(!err.contains("SECRET") && !err.contains("U0VD"), "{err}");
         }
     }
@@ -335,7 +393,7 @@ pub(crate) mod tests {
     #[test]
     fn a_bad_auth_field_names_its_entry_without_user_info() {
         let data = br#"{"auths":{"https://robot:SECRET@reg.io":{"auth":"!!"}}}"#;
-        let error = decode("s", SecretType::DockerConfigJson, data).unwrap_err();
+        let error = decode(SecretType::DockerConfigJson, data).unwrap_err();
         assert_eq!(
             error,
             r#"the auth field of entry "https://<user info>@reg.io" is not base64 of user:password"#
@@ -353,12 +411,12 @@ pub(crate) mod tests {
 
     #[test]
     fn json_that_is_not_a_docker_config_is_told_apart_from_invalid_json() {
-        let structure = decode("s", SecretType::DockerConfigJson, br#"{"auths":[]}"#).unwrap_err();
+        let structure = decode(SecretType::DockerConfigJson, br#"{"auths":[]}"#).unwrap_err();
         assert_eq!(
             structure,
             ".dockerconfigjson is not a docker config: unexpected structure at line 1 column 9"
         );
-        let syntax = decode("s", SecretType::DockerCfg, b"{").unwrap_err();
+        let syntax = decode(SecretType::DockerCfg, b"{").unwrap_err();
         assert_eq!(
             syntax,
             ".dockercfg is not a docker config: invalid JSON at line 1 column 1"

@@ -1083,6 +1083,57 @@ fn a_server_without_http2_is_read_over_http1() {
     );
 }
 
+/// Whether each list request of the run was answered in protobuf.
+fn lists_in_protobuf(node: &Node) -> Vec<bool> {
+    let requests = node.api.requests();
+    requests
+        .iter()
+        .filter(|r| r.verb == "list")
+        .map(|r| r.protobuf)
+        .collect()
+}
+
+fn mirror_auth_of(node: &Node) -> Value {
+    let file = node.auth_file("team-a", IMAGE).expect("auth file written");
+    file["auths"][format!("{MIRROR}/library/nginx")]["auth"].clone()
+}
+
+#[test]
+fn secrets_are_listed_in_protobuf_as_kubelets_client_lists_them() {
+    let node = node_with_mirror_secret();
+    let run = node.run(&request(IMAGE, "team-a"), &[]);
+    assert_success(&run);
+    assert_eq!(lists_in_protobuf(&node), [true, true], "both secret types");
+    assert_eq!(mirror_auth_of(&node), basic_auth("alice", ALICE_PASSWORD));
+}
+
+#[test]
+fn a_server_that_answers_the_list_in_json_is_read_in_json() {
+    let node = node_with_mirror_secret();
+    node.api.json_only();
+    let run = node.run(&request(IMAGE, "team-a"), &[]);
+    assert_success(&run);
+    assert_eq!(lists_in_protobuf(&node), [false, false]);
+    assert_eq!(mirror_auth_of(&node), basic_auth("alice", ALICE_PASSWORD));
+}
+
+#[test]
+fn a_forbidden_list_answered_in_protobuf_names_the_servers_reason_and_message() {
+    let node = node_with_mirror_secret();
+    node.api
+        .allow_token(&service_account_token("team-a"), "team-b");
+    let run = node.run(&request(IMAGE, "team-a"), &["--secrets-from", "namespace"]);
+    assert_failure(
+        &run,
+        "HTTP 403 Forbidden: \"secrets is forbidden: User \\\"system:serviceaccount:team-b:default\\\" cannot list",
+    );
+    assert!(
+        lists_in_protobuf(&node).contains(&true),
+        "{:?}",
+        node.api.requests()
+    );
+}
+
 #[test]
 fn a_closed_stdout_ends_the_run_with_its_error_line_not_sigpipe() {
     let node = Node::with_mirror_secret("alice", "pw");

@@ -7,7 +7,6 @@
 use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow, bail};
-use k8s_openapi::ByteString;
 use kube::api::{GetParams, ListParams};
 use kube::core::Request;
 use secrecy::SecretString;
@@ -15,6 +14,7 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
 use super::endpoint::Endpoint;
+use super::protobuf;
 use super::token::{PodClaim, TokenClaims};
 use super::transport::{Socket, Transport};
 use crate::logging;
@@ -50,9 +50,9 @@ impl std::fmt::Display for ApiStatus {
 impl std::error::Error for ApiStatus {}
 
 impl ApiStatus {
-    /// The `Status` object the API server answers with; a body that is none (a proxy's page) is
-    /// quoted as the message.
-    fn from_answer(status: http::StatusCode, body: &[u8]) -> Self {
+    /// The `Status` object the API server answers with, in JSON or protobuf; a body that is
+    /// none (a proxy's page) is quoted as the message.
+    fn from_answer(status: http::StatusCode, answer: &Answer) -> Self {
         #[derive(Deserialize)]
         struct StatusObject {
             #[serde(default)]
@@ -61,15 +61,24 @@ impl ApiStatus {
             message: String,
         }
         let canonical = status.canonical_reason().unwrap_or_default().to_string();
-        match serde_json::from_slice::<StatusObject>(body) {
-            Ok(object) => ApiStatus {
+        let body = &answer.body;
+        let object = if answer.protobuf {
+            protobuf::status(body).ok().map(|status| StatusObject {
+                reason: status.reason.to_string(),
+                message: status.message.to_string(),
+            })
+        } else {
+            serde_json::from_slice::<StatusObject>(body).ok()
+        };
+        match object {
+            Some(object) => ApiStatus {
                 code: status.as_u16(),
                 reason: Some(object.reason)
                     .filter(|r| !r.is_empty())
                     .unwrap_or(canonical),
                 message: object.message,
             },
-            Err(_) => ApiStatus {
+            None => ApiStatus {
                 code: status.as_u16(),
                 reason: canonical,
                 message: String::from_utf8_lossy(&body[..body.len().min(1024)]).into_owned(),
@@ -77,6 +86,17 @@ impl ApiStatus {
         }
     }
 }
+
+/// An answer's body, and whether it is in Kubernetes' protobuf encoding (else it is JSON, or a
+/// proxy's page).
+struct Answer {
+    protobuf: bool,
+    body: Vec<u8>,
+}
+
+/// Protobuf first, JSON where the server does not encode the type in protobuf, as kubelet's client.
+const ACCEPT_PROTOBUF: http::HeaderValue =
+    http::HeaderValue::from_static("application/vnd.kubernetes.protobuf, application/json");
 
 /// The most an answer of the API server may be: 2,000 pull secrets are about 1 MiB.
 const MAX_RESPONSE_BYTES: usize = 32 << 20;
@@ -171,15 +191,27 @@ impl Client {
         Request::new(format!("/api/v1/namespaces/{}/{resource}", self.namespace))
     }
 
-    /// Sends `request`; an error names `what` was asked, the API server and what it answered, or,
-    /// when no answer came (refused, TLS), also where the URL and the CA came from. A redirect is
-    /// never followed (the token goes to the configured server only), and an answer
-    /// larger than `MAX_RESPONSE_BYTES` is refused while it is read.
+    /// Sends `request` and reads the object it answers as JSON; see `answer`.
     async fn send<T: DeserializeOwned>(
         &self,
         request: Result<http::Request<Vec<u8>>, kube::core::request::Error>,
         what: impl FnOnce() -> String,
     ) -> Result<T> {
+        let (what, answer) = self.answer(request, what).await?;
+        serde_json::from_slice(&answer.body)
+            .map_err(|e| anyhow!("{what}: decoding the answer: {}", logging::json_error(&e)))
+    }
+
+    /// Sends `request` and reads its answer; an error names `what` was asked, the API server and
+    /// what it answered, or, when no answer came (refused, TLS), also where the URL and the CA
+    /// came from. A redirect is never followed (the token goes to the configured server only),
+    /// and an answer larger than `MAX_RESPONSE_BYTES` is refused while it is read. Returns the
+    /// full `what`, for an error about the answer.
+    async fn answer(
+        &self,
+        request: Result<http::Request<Vec<u8>>, kube::core::request::Error>,
+        what: impl FnOnce() -> String,
+    ) -> Result<(String, Answer)> {
         let what = format!("{} in namespace {} at {}", what(), self.namespace, self.url);
         let request = request.with_context(|| format!("building the request for {what}"))?;
         let response = self
@@ -200,38 +232,66 @@ impl Client {
                 logging::quoted(&location)
             );
         }
-        let declared = response
-            .headers()
+        let headers = response.headers();
+        let declared = headers
             .get(http::header::CONTENT_LENGTH)
             .and_then(|length| length.to_str().ok()?.parse().ok());
+        let protobuf = headers
+            .get(http::header::CONTENT_TYPE)
+            .is_some_and(|media_type| {
+                media_type
+                    .as_bytes()
+                    .starts_with(protobuf::MEDIA_TYPE.as_bytes())
+            });
         let socket = Socket::of(&response);
         let body = read_body(&socket, response.into_body(), declared)
             .await
             .with_context(|| what.clone())?;
+        let answer = Answer { protobuf, body };
         if !status.is_success() {
-            return Err(anyhow::Error::new(ApiStatus::from_answer(status, &body)).context(what));
+            return Err(anyhow::Error::new(ApiStatus::from_answer(status, &answer)).context(what));
         }
-        serde_json::from_slice(&body)
-            .map_err(|e| anyhow!("{what}: decoding the answer: {}", logging::json_error(&e)))
+        Ok((what, answer))
     }
 
-    /// The namespace's secrets of one pull-secret type (RBAC: `list` on `secrets`).
+    /// The namespace's secrets of one pull-secret type (RBAC: `list` on `secrets`), asked for in
+    /// protobuf as kubelet's client asks, and read in JSON where a server answers that instead.
     pub async fn list_pull_secrets(&self, secret_type: SecretType) -> Result<Vec<FetchedSecret>> {
         let params = ListParams::default()
             .fields(&format!("type={}", secret_type.type_name()))
             .match_any();
-        let list: SecretList = self
-            .send(self.resources("secrets").list(&params), || {
+        let request = self.resources("secrets").list(&params).map(|mut request| {
+            request
+                .headers_mut()
+                .insert(http::header::ACCEPT, ACCEPT_PROTOBUF.clone());
+            request
+        });
+        let (what, answer) = self
+            .answer(request, || {
                 format!("listing secrets of type {}", secret_type.type_name())
             })
             .await?;
+        let fetched = |name: String, data: Option<Vec<u8>>| FetchedSecret {
+            name,
+            secret_type,
+            data,
+        };
+        if answer.protobuf {
+            let listed = protobuf::secret_list(&answer.body, secret_type.data_key())
+                .with_context(|| format!("{what}: decoding the answer (protobuf)"))?;
+            return Ok(listed
+                .into_iter()
+                .map(|secret| fetched(secret.name.to_string(), secret.data.map(<[u8]>::to_vec)))
+                .collect());
+        }
+        let list: SecretList = serde_json::from_slice(&answer.body)
+            .map_err(|e| anyhow!("{what}: decoding the answer: {}", logging::json_error(&e)))?;
         Ok(list
             .items
             .into_iter()
-            .map(|secret| FetchedSecret {
-                name: secret.metadata.name,
-                secret_type,
-                data: secret.data.and_then(|data| data.for_type(secret_type)),
+            .map(|secret| {
+                let data = secret.data.and_then(|data| data.for_type(secret_type));
+                fetched(secret.metadata.name, data)
             })
             .collect())
     }
@@ -330,9 +390,36 @@ struct Secret {
 #[derive(Deserialize)]
 struct PullSecretData {
     #[serde(rename = ".dockerconfigjson")]
-    docker_config_json: Option<ByteString>,
+    docker_config_json: Option<Base64Bytes>,
     #[serde(rename = ".dockercfg")]
-    docker_cfg: Option<ByteString>,
+    docker_cfg: Option<Base64Bytes>,
+}
+
+/// A `[]byte` field as the API server writes it: standard base64 in a JSON string. It is read as
+/// the string's bytes, unchecked as UTF-8, since the decoder refuses anything but base64 anyway:
+/// the data of a namespace's thousands of secrets is most of a list answer.
+struct Base64Bytes(Vec<u8>);
+
+impl<'de> Deserialize<'de> for Base64Bytes {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Base64Visitor;
+        impl serde::de::Visitor<'_> for Base64Visitor {
+            type Value = Base64Bytes;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a base64 string")
+            }
+
+            fn visit_bytes<E: serde::de::Error>(self, text: &[u8]) -> Result<Base64Bytes, E> {
+                use base64::Engine;
+                base64::engine::general_purpose::STANDARD
+                    .decode(text)
+                    .map(Base64Bytes)
+                    .map_err(E::custom)
+            }
+        }
+        deserializer.deserialize_bytes(Base64Visitor)
+    }
 }
 
 impl PullSecretData {
@@ -370,4 +457,38 @@ struct Pod {
 struct PodSpec {
     #[serde(default)]
     image_pull_secrets: Vec<LocalObjectReference>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn listed_data_is_decoded_from_base64_escaped_or_not() {
+        let list = br#"{"items":[
+            {"metadata":{"name":"a"},"data":{".dockerconfigjson":"eyJhdXRocyI6e319"}},
+            {"metadata":{"name":"b"},"data":{".dockerconfigjson":"e30\u003d"}},
+            {"metadata":{"name":"c"},"data":{".dockercfg":"e30="}}]}"#;
+        let list: SecretList = serde_json::from_slice(list).unwrap();
+        let data: Vec<Option<Vec<u8>>> = list
+            .items
+            .into_iter()
+            .map(|item| {
+                item.data
+                    .and_then(|data| data.for_type(SecretType::DockerConfigJson))
+            })
+            .collect();
+        assert_eq!(
+            data,
+            [Some(b"{\"auths\":{}}".to_vec()), Some(b"{}".to_vec()), None]
+        );
+    }
+
+    #[test]
+    fn data_that_is_not_base64_fails_the_answer() {
+        for data in [r#""not base64!""#, "[1, 2]", "7"] {
+            let secret = format!(r#"{{"type":"t","data":{{".dockercfg":{data}}}}}"#);
+            assert!(serde_json::from_str::<Secret>(&secret).is_err(), "{data}");
+        }
+    }
 }

@@ -1,10 +1,12 @@
 //! The Kubernetes API, as the pod's own service account: one way in, `read_pull_secrets`, from
 //! the API settings and the pod's token to the pull secrets the pod may use. Inside: where the
 //! server is and which CA vouches for it (`endpoint`), what the token says (`token`), the requests
-//! (`client`) and which of them find a pod's pull secrets (`secret_sources`).
+//! (`client`, which reads a list in Kubernetes' `protobuf` encoding) and which of them find a pod's
+//! pull secrets (`secret_sources`).
 
 mod client;
 pub(crate) mod endpoint;
+mod protobuf;
 mod secret_sources;
 mod token;
 pub(crate) mod transport;

@@ -4,7 +4,9 @@
 //! (Role rules of verbs, resources and `resourceNames`, checked before the object is looked up;
 //! 403 with the real message otherwise), `get` and `list` of secrets, `get` of service accounts
 //! and pods, `v1` `Status` objects for errors, field selectors on `type` and `metadata.name` (400
-//! for other fields), a leading `&` in the query accepted, and `GET /version` without credentials.
+//! for other fields), a leading `&` in the query accepted, `GET /version` without credentials,
+//! and content negotiation: secrets, secret lists and `Status` objects in Kubernetes' protobuf
+//! encoding when `Accept` names it first (else, and for other kinds, JSON).
 
 #![allow(dead_code)] // Each test binary uses its own part of this.
 
@@ -41,6 +43,9 @@ struct State {
     traffic: Traffic,
     goaway_after: Option<usize>,
     close_every_connection: bool,
+    /// Answers in JSON whatever the request accepts, as a server that encodes no type in
+    /// protobuf (an aggregated API, a proxy in front of the real one).
+    json_only: bool,
 }
 
 /// What the server's connections carried: the load one run puts on the API server.
@@ -88,6 +93,8 @@ pub struct Recorded {
     /// Whether the request carried an `Authorization` header.
     pub authorized: bool,
     pub version: http::Version,
+    /// Whether it was answered in Kubernetes' protobuf encoding (else in JSON).
+    pub protobuf: bool,
 }
 
 /// The name and uid of the pod every token of `service_account_token` is bound to.
@@ -315,6 +322,11 @@ impl FakeApiServer {
 
     /// Every connection ends with its first answer, as behind a proxy that answers with
     /// `Connection: close`.
+    /// Answers in JSON only, as a server that encodes nothing in protobuf.
+    pub fn json_only(&self) {
+        self.state.lock().unwrap().json_only = true;
+    }
+
     pub fn close_every_connection(&self) {
         self.state.lock().unwrap().close_every_connection = true;
     }
@@ -479,13 +491,31 @@ async fn respond(
     let _ = request.into_body().collect().await;
     let mut state = state.lock().unwrap();
     let (status, body, mut recorded) = answer(&target, &headers, &mut state);
+    // Content negotiation as the real server's: the first media type of `Accept` it can encode
+    // the answer in; protobuf for the built-in types (here the ones it serves in protobuf).
+    let accepts_protobuf_first = headers.get("accept").is_some_and(|accept| {
+        accept
+            .split(',')
+            .map(|range| range.split(';').next().unwrap_or("").trim())
+            .find(|media_type| {
+                ["application/json", PROTOBUF, "*/*", "application/*"].contains(media_type)
+            })
+            == Some(PROTOBUF)
+    });
+    let protobuf = (accepts_protobuf_first && !state.json_only)
+        .then(|| protobuf::encode(&body))
+        .flatten();
     recorded.version = version;
+    recorded.protobuf = protobuf.is_some();
     state.requests.push(recorded);
     let number = state.requests.len();
-    let body = body.to_string();
+    let (content_type, body) = match protobuf {
+        Some(encoded) => (PROTOBUF, encoded),
+        None => ("application/json", body.to_string().into_bytes()),
+    };
     let response = hyper::Response::builder()
         .status(status)
-        .header("content-type", "application/json")
+        .header("content-type", content_type)
         .header("content-length", body.len())
         .body(http_body_util::Full::from(body).boxed())
         .unwrap();
@@ -631,6 +661,7 @@ fn answer(
         status,
         authorized: headers.contains_key("authorization"),
         version: http::Version::HTTP_11,
+        protobuf: false,
     };
     (status, body, recorded)
 }
@@ -858,4 +889,123 @@ fn percent_decode(value: &str) -> String {
         }
     }
     String::from_utf8_lossy(&out).into_owned()
+}
+
+const PROTOBUF: &str = "application/vnd.kubernetes.protobuf";
+
+/// Kubernetes' protobuf encoding of the objects the stand-in serves in it, written as the API
+/// server's generated marshallers write them: every non-pointer field, empty or not, in field
+/// order, map entries sorted by key, the object in a `runtime.Unknown` behind the `k8s\0` magic.
+/// Field numbers from `generated.proto` of k8s.io/api `core/v1` and k8s.io/apimachinery.
+mod protobuf {
+    use base64::Engine;
+    use serde_json::Value;
+
+    /// The encoded object, or `None` for a kind the stand-in does not encode (served in JSON).
+    pub fn encode(object: &Value) -> Option<Vec<u8>> {
+        let raw = match object["kind"].as_str()? {
+            "SecretList" => {
+                let mut list = message(1, &list_meta(&object["metadata"]));
+                for secret in object["items"].as_array()? {
+                    list.extend(message(2, &secret_object(secret)));
+                }
+                list
+            }
+            "Secret" => secret_object(object),
+            "Status" => status(object),
+            _ => return None,
+        };
+        let type_meta = [text(1, "v1"), text(2, object["kind"].as_str()?)].concat();
+        let unknown = [
+            message(1, &type_meta),
+            message(2, &raw),
+            text(3, ""),
+            text(4, ""),
+        ]
+        .concat();
+        Some([&b"k8s\x00"[..], &unknown].concat())
+    }
+
+    fn varint(mut value: u64, out: &mut Vec<u8>) {
+        while value >= 0x80 {
+            out.push(value as u8 | 0x80);
+            value >>= 7;
+        }
+        out.push(value as u8);
+    }
+
+    fn number(field: u64, value: u64) -> Vec<u8> {
+        let mut out = Vec::new();
+        varint(field << 3, &mut out);
+        varint(value, &mut out);
+        out
+    }
+
+    fn message(field: u64, bytes: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        varint(field << 3 | 2, &mut out);
+        varint(bytes.len() as u64, &mut out);
+        out.extend_from_slice(bytes);
+        out
+    }
+
+    fn text(field: u64, value: &str) -> Vec<u8> {
+        message(field, value.as_bytes())
+    }
+
+    fn string_of<'a>(object: &'a Value, name: &str) -> &'a str {
+        object[name].as_str().unwrap_or("")
+    }
+
+    /// ListMeta: selfLink = 1, resourceVersion = 2, continue = 3.
+    fn list_meta(meta: &Value) -> Vec<u8> {
+        [
+            text(1, ""),
+            text(2, string_of(meta, "resourceVersion")),
+            text(3, ""),
+        ]
+        .concat()
+    }
+
+    /// ObjectMeta: name = 1, generateName = 2, namespace = 3, selfLink = 4, uid = 5,
+    /// resourceVersion = 6, generation = 7, creationTimestamp = 8 (seconds = 1, nanos = 2).
+    fn object_meta(meta: &Value) -> Vec<u8> {
+        [
+            text(1, string_of(meta, "name")),
+            text(2, ""),
+            text(3, string_of(meta, "namespace")),
+            text(4, ""),
+            text(5, string_of(meta, "uid")),
+            text(6, string_of(meta, "resourceVersion")),
+            number(7, 0),
+            message(8, &[number(1, 1_764_547_200), number(2, 0)].concat()),
+        ]
+        .concat()
+    }
+
+    /// Secret: metadata = 1, data = 2 (entries: key = 1, value = 2), type = 3.
+    fn secret_object(secret: &Value) -> Vec<u8> {
+        let mut encoded = message(1, &object_meta(&secret["metadata"]));
+        // serde_json's map is sorted by key, as the marshaller sorts the entries.
+        for (key, value) in secret["data"].as_object().into_iter().flatten() {
+            let value = base64::engine::general_purpose::STANDARD
+                .decode(value.as_str().unwrap_or(""))
+                .expect("secret data is base64");
+            encoded.extend(message(2, &[text(1, key), message(2, &value)].concat()));
+        }
+        encoded.extend(text(3, string_of(secret, "type")));
+        encoded
+    }
+
+    /// Status: metadata = 1, status = 2, message = 3, reason = 4, code = 6.
+    fn status(status: &Value) -> Vec<u8> {
+        [
+            message(1, &list_meta(&Value::Null)),
+            text(2, string_of(status, "status")),
+            text(3, string_of(status, "message")),
+            text(4, string_of(status, "reason")),
+            number(6, status["code"].as_u64().unwrap_or(0)),
+        ]
+        .concat()
+    }
 }

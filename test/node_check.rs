@@ -500,11 +500,24 @@ fn stand_in_kubelet(node: &CheckNode, args: &[String]) -> std::process::Child {
     let script = node.path("kubelet-bin/kubelet");
     node.write("kubelet-bin/kubelet", "#!/bin/sh\nread line\n");
     std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
-    Command::new(&script)
+    let child = Command::new(&script)
         .args(args)
         .stdin(Stdio::piped())
         .spawn()
-        .unwrap()
+        .unwrap();
+    // Until the child has exec'd the script, /proc shows it as a copy of this test: a check run
+    // then would not find kubelet (it did, on a loaded machine).
+    let cmdline = format!("/proc/{}/cmdline", child.id());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !std::fs::read_to_string(&cmdline).is_ok_and(|line| line.contains("kubelet-bin/kubelet"))
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the stand-in kubelet did not start"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    child
 }
 
 /// The check's flags without --kubelet-provider-config.

@@ -30,7 +30,7 @@ VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
 RPM_DIR := $(BUILD_DIR)/rpm
 RPMBUILD_FLAGS ?=
 
-FUZZ_TARGETS := registries_conf kubelet_request pull_secrets auth_file_merge
+FUZZ_TARGETS := registries_conf kubelet_request pull_secrets auth_file_merge api_answers
 FUZZ_SECONDS ?= 60
 # CI fuzzes reproducibly: a fixed seed and at most FUZZ_RUNS inputs from the seeds alone, so a
 # commit that passed passes again (a slower machine runs a prefix of the same inputs). Explore with

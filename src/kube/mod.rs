@@ -18,6 +18,8 @@ use anyhow::{Context, Result, ensure};
 use secrecy::SecretString;
 use tracing::{info, warn};
 
+#[cfg(fuzzing)]
+pub use protobuf::{secret_list, status as protobuf_status};
 pub use secret_sources::{ForbiddenSecret, SecretsFrom};
 pub use token::{TokenClaims, token_claims};
 

@@ -241,6 +241,29 @@ fn server_with_a_certificate_from_another_ca_is_refused() {
 }
 
 #[test]
+fn a_ca_of_the_systems_trust_store_does_not_vouch_for_the_api_server() {
+    let node = node_with_mirror_secret();
+    let other = FakeApiServer::start();
+    std::fs::write(node.path("ca.crt"), &other.ca_pem).unwrap();
+    // The server's own CA is all the system trusts (OpenSSL reads these variables for its
+    // default verify paths); only the configured CA may vouch for the server.
+    let system_ca = node.path("system-ca.pem");
+    std::fs::write(&system_ca, &node.api.ca_pem).unwrap();
+    let certs = node.path(".");
+    let env = [
+        ("SSL_CERT_FILE", system_ca.as_path()),
+        ("SSL_CERT_DIR", &certs),
+    ];
+    let child = spawn_binary_with_env(&node.args(), &env, &request(IMAGE, "team-a"));
+    let output = child.wait_with_output().unwrap();
+    assert!(!output.status.success(), "{output:?}");
+    assert!(
+        node.api.requests().is_empty(),
+        "the token went to a server the configured CA does not vouch for"
+    );
+}
+
+#[test]
 fn insecure_flag_skips_verification_with_a_warning() {
     let node = node_with_mirror_secret();
     let mut args = node.local_args();

@@ -7,8 +7,8 @@
 use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow, bail};
-use kube::api::{GetParams, ListParams};
 use kube::core::Request;
+use kube::core::params::{GetParams, ListParams};
 use secrecy::SecretString;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;

@@ -154,9 +154,10 @@ fn decode(fetched: Vec<client::FetchedSecret>, namespace: &str, image: &str) -> 
 
 /// Process-wide TLS set-up: `main` runs it first, before anything could start a thread.
 ///
-/// With OpenSSL, the kube client's connector starts from the system's default verify paths and adds
-/// our CA to them: that would read the whole system bundle on every run and trust every public CA
-/// for the API server. Pointing OpenSSL's defaults at nothing leaves the configured CA alone.
+/// With OpenSSL, a connector (`SslConnector::builder`) starts from the system's default verify
+/// paths and the transport adds our CA to them: that would read the whole system bundle on every
+/// run and trust every public CA for the API server. Pointing OpenSSL's defaults at nothing leaves
+/// the configured CA alone.
 pub fn prepare_tls() {
     #[cfg(feature = "openssl")]
     for variable in ["SSL_CERT_FILE", "SSL_CERT_DIR"] {

@@ -108,10 +108,8 @@ impl Transport {
         http.enforce_http(false);
         http.set_nodelay(true);
         http.set_connect_timeout(Some(timeout));
-        let mut config = kube::Config::new(base.clone());
-        config.accept_invalid_certs = roots.is_none();
-        config.root_cert = roots;
-        let connector = connector(&config, TcpConnector { http }).context("setting up TLS")?;
+        let connector =
+            connector(roots.as_deref(), TcpConnector { http }).context("setting up TLS")?;
         let authorization = token
             .map(|token| {
                 let mut value = HeaderValue::try_from(format!("Bearer {}", token.expose_secret()))
@@ -389,24 +387,95 @@ impl connect::Connection for RecordingStream {
     }
 }
 
+/// TLS that trusts `roots` only (never the system's CAs, which would let any public CA vouch for
+/// the API server), or, without roots, any certificate (`--insecure-skip-tls-verify`); no client
+/// certificate. ALPN offers `h2` and `http/1.1`.
 #[cfg(feature = "rustls")]
-fn connector(config: &kube::Config, http: TcpConnector) -> Result<Connector> {
-    use kube::client::ConfigExt;
-    let tls = config.rustls_client_config()?;
+fn connector(roots: Option<&[Vec<u8>]>, http: TcpConnector) -> Result<Connector> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()?;
+    let tls = match roots {
+        Some(roots) => {
+            let mut store = rustls::RootCertStore::empty();
+            for der in roots {
+                store
+                    .add(der.clone().into())
+                    .context("reading the CA certificate")?;
+            }
+            builder.with_root_certificates(store)
+        }
+        None => builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(AnyCertificate(provider))),
+    };
     Ok(hyper_rustls::HttpsConnectorBuilder::new()
-        .with_tls_config(tls)
+        .with_tls_config(tls.with_no_client_auth())
         .https_only()
         .enable_all_versions()
         .wrap_connector(http))
 }
 
+/// `--insecure-skip-tls-verify`: any certificate is accepted for the server, while the handshake's
+/// signatures are still checked, so the connection is encrypted to whoever holds that
+/// certificate's key.
+#[cfg(feature = "rustls")]
+#[derive(Debug)]
+struct AnyCertificate(Arc<rustls::crypto::CryptoProvider>);
+
+#[cfg(feature = "rustls")]
+impl rustls::client::danger::ServerCertVerifier for AnyCertificate {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &rustls::pki_types::CertificateDer<'_>,
+        _intermediates: &[rustls::pki_types::CertificateDer<'_>],
+        _server_name: &rustls::pki_types::ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        Ok(rustls::client::danger::ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        signature: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        let algorithms = &self.0.signature_verification_algorithms;
+        rustls::crypto::verify_tls12_signature(message, cert, signature, algorithms)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        signature: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        let algorithms = &self.0.signature_verification_algorithms;
+        rustls::crypto::verify_tls13_signature(message, cert, signature, algorithms)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+/// As the rustls connector. OpenSSL's verify paths are pointed at nothing (`prepare_tls`), so the
+/// store holds `roots` only.
 #[cfg(feature = "openssl")]
-fn connector(config: &kube::Config, http: TcpConnector) -> Result<Connector> {
-    use kube::client::ConfigExt;
-    let mut tls = config.openssl_ssl_connector_builder()?;
+fn connector(roots: Option<&[Vec<u8>]>, http: TcpConnector) -> Result<Connector> {
+    let mut tls = openssl::ssl::SslConnector::builder(openssl::ssl::SslMethod::tls())?;
+    for der in roots.into_iter().flatten() {
+        let certificate =
+            openssl::x509::X509::from_der(der).context("reading the CA certificate")?;
+        tls.cert_store_mut()
+            .add_cert(certificate)
+            .context("adding the CA certificate")?;
+    }
     tls.set_alpn_protos(b"\x02h2\x08http/1.1")?;
     let mut connector = Connector::with_connector(http, tls)?;
-    if config.accept_invalid_certs {
+    if roots.is_none() {
         connector.set_callback(|ssl, _uri| {
             ssl.set_verify(openssl::ssl::SslVerifyMode::NONE);
             Ok(())

@@ -155,8 +155,18 @@ impl Node {
 
 /// Starts the binary with `args`, writes `stdin` to it and closes it.
 pub fn spawn_binary(args: &[String], stdin: &str) -> std::process::Child {
+    spawn_binary_with_env(args, &[], stdin)
+}
+
+/// `spawn_binary`, with these environment variables set besides the test's own.
+pub fn spawn_binary_with_env(
+    args: &[String],
+    env: &[(&str, &Path)],
+    stdin: &str,
+) -> std::process::Child {
     let mut child = Command::new(BINARY)
         .args(args)
+        .envs(env.iter().copied())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

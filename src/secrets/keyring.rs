@@ -678,6 +678,19 @@ mod tests {
     }
 
     #[test]
+    fn index_keys_compare_as_the_strings_they_make() {
+        let normalized = |key| parse_key(key).unwrap().normalized;
+        let (team, same, longer) = (
+            normalized("reg.io/team"),
+            normalized("https://u@reg.io/v2/team"),
+            normalized("reg.io/teams"),
+        );
+        assert!(team == same && team != longer);
+        assert_eq!(team.partial_cmp(&longer), Some(std::cmp::Ordering::Less));
+        assert!(team.is("reg.io/team") && !team.is("reg.io"));
+    }
+
+    #[test]
     fn plain_and_escaped_urls_are_parsed_alike() {
         for (url, parsed) in [
             ("reg.io", Some(("reg.io", ""))),

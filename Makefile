@@ -143,7 +143,7 @@ manifests:
 # Mutation testing of the pure code, in a clone of HEAD (commit first): each mutant must fail the
 # unit tests or the integration tests that run the binary on these modules' behaviour. Missed
 # mutants are listed in $(BUILD_DIR)/mutants/tree/mutants.out/missed.txt.
-MUTANTS_FILES ?= src/secrets/mod.rs src/secrets/keyring.rs src/kube/secret_sources.rs src/kube/token.rs \
+MUTANTS_FILES ?= src/secrets/mod.rs src/secrets/keyring.rs src/kube/secret_sources.rs src/kube/token.rs src/kube/protobuf.rs \
 	src/files.rs src/kubelet.rs src/duration.rs src/registries/reference.rs src/config.rs
 MUTANTS_TESTS ?= --lib --test secret_sources --test credentials --test provider --test hardening \
 	--test configuration

@@ -240,7 +240,11 @@ fn auth_file_content(
         secrets: pull_secrets,
         forbidden,
     } = kube::read_pull_secrets(&settings.api, token, claims, image)?;
-    for secret in &pull_secrets {
+    // Never freed: the process ends after this run, and freeing a namespace's thousands of
+    // decoded secrets one by one is 1 M instructions of nothing.
+    let kept = std::mem::ManuallyDrop::new(pull_secrets);
+    let pull_secrets: &[secrets::PullSecret] = &kept;
+    for secret in pull_secrets {
         debug!(
             image,
             namespace,
@@ -251,9 +255,9 @@ fn auth_file_content(
         );
     }
     let mirrors = locations.join(",");
-    let chosen = secrets::choose(&pull_secrets, &references);
+    let chosen = secrets::choose(pull_secrets, &references);
     if chosen.is_empty() && !forbidden.is_empty() {
-        let why = none_serves(&references, &locations, &pull_secrets, &forbidden);
+        let why = none_serves(&references, &locations, pull_secrets, &forbidden);
         // A secret that could not be read fails the run only where it could have served it.
         // OpenShift's generated dockercfg secret never serves a mirror: then this is the
         // ordinary "no matching secret", said with what was and was not read.

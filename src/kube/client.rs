@@ -94,10 +94,6 @@ struct Answer {
     body: Vec<u8>,
 }
 
-/// Protobuf first, JSON where the server does not encode the type in protobuf, as kubelet's client.
-const ACCEPT_PROTOBUF: http::HeaderValue =
-    http::HeaderValue::from_static("application/vnd.kubernetes.protobuf, application/json");
-
 /// The most an answer of the API server may be: 2,000 pull secrets are about 1 MiB.
 const MAX_RESPONSE_BYTES: usize = 32 << 20;
 
@@ -261,9 +257,8 @@ impl Client {
             .fields(&format!("type={}", secret_type.type_name()))
             .match_any();
         let request = self.resources("secrets").list(&params).map(|mut request| {
-            request
-                .headers_mut()
-                .insert(http::header::ACCEPT, ACCEPT_PROTOBUF.clone());
+            let accept = http::HeaderValue::from_static(protobuf::ACCEPT);
+            request.headers_mut().insert(http::header::ACCEPT, accept);
             request
         });
         let (what, answer) = self

@@ -1,14 +1,21 @@
 //! Kubernetes' protobuf encoding (`application/vnd.kubernetes.protobuf`), as far as the provider
-//! reads it: the envelope, a `SecretList`'s secrets and a `Status`. Kubelet's own client asks for
-//! it; for a list of thousands of secrets it is a quarter smaller than JSON (the data is not
-//! base64) and much cheaper to read. Field numbers are those of `generated.proto` in k8s.io/api
+//! reads it: the envelope, a `SecretList`'s secrets and a `Status`. Kubelet's own client sends and
+//! asks for it (KubeletConfiguration `contentType`, default `application/vnd.kubernetes.protobuf`:
+//! k8s.io/kubelet v0.34.1 and v0.35.1, `config/v1beta1`); for a list of thousands of secrets it is
+//! a third smaller than JSON (the data is not base64) and much cheaper to read. Field numbers are those of `generated.proto` in k8s.io/api
 //! (`core/v1`) and k8s.io/apimachinery (`pkg/runtime`, `pkg/apis/meta/v1`). Pure: bytes in,
 //! values borrowed from them out.
 
 use anyhow::{Result, bail, ensure};
 
+use crate::logging;
+
 /// The media type, as the API server names it in `Accept` and `Content-Type`.
 pub const MEDIA_TYPE: &str = "application/vnd.kubernetes.protobuf";
+
+/// What a request that reads protobuf accepts: protobuf first, JSON where a server does not
+/// encode the type in protobuf.
+pub const ACCEPT: &str = "application/vnd.kubernetes.protobuf, application/json";
 
 /// Every encoded object starts with these bytes (apimachinery `protoEncodingPrefix`).
 const MAGIC: &[u8] = b"k8s\x00";
@@ -43,16 +50,11 @@ pub fn secret_list<'a>(body: &'a [u8], data_key: &str) -> Result<Vec<ListedSecre
 /// The `Status` of an answer that is one.
 pub fn status(body: &[u8]) -> Result<Status<'_>> {
     let status = object(body, "Status")?;
-    let (mut reason, mut message) = ("", "");
-    for field in Fields(status) {
-        // Status: metadata = 1, status = 2, message = 3, reason = 4, details = 5, code = 6.
-        match field? {
-            (3, Value::Bytes(text)) => message = utf8(text, "the message of the Status")?,
-            (4, Value::Bytes(text)) => reason = utf8(text, "the reason of the Status")?,
-            _ => {}
-        }
-    }
-    Ok(Status { reason, message })
+    // Status: metadata = 1, status = 2, message = 3, reason = 4, details = 5, code = 6.
+    Ok(Status {
+        reason: text_field(status, 4, "the reason of the Status")?,
+        message: text_field(status, 3, "the message of the Status")?,
+    })
 }
 
 /// The encoded object of the envelope: the magic number, then a `runtime.Unknown` whose
@@ -66,22 +68,22 @@ fn object<'a>(body: &'a [u8], kind: &str) -> Result<&'a [u8]> {
         // Unknown: typeMeta = 1 (apiVersion = 1, kind = 2), raw = 2, contentEncoding = 3.
         match field? {
             (1, Value::Bytes(type_meta)) => {
-                for field in Fields(type_meta) {
-                    if let (2, Value::Bytes(text)) = field? {
-                        found = utf8(text, "the kind of the object")?;
-                    }
-                }
+                found = text_field(type_meta, 2, "the kind of the object")?
             }
             (2, Value::Bytes(object)) => raw = Some(object),
             (3, Value::Bytes(encoding)) => ensure!(
                 encoding.is_empty(),
-                "its content encoding is {:?}, which is not read",
-                String::from_utf8_lossy(encoding)
+                "its content encoding is {}, which is not read",
+                logging::quoted(&String::from_utf8_lossy(encoding))
             ),
             _ => {}
         }
     }
-    ensure!(found == kind, "it is a {found:?}, not a {kind}");
+    ensure!(
+        found == kind,
+        "it is a {}, not a {kind}",
+        logging::quoted(found)
+    );
     Ok(raw.unwrap_or_default())
 }
 
@@ -90,13 +92,7 @@ fn listed_secret<'a>(secret: &'a [u8], data_key: &str) -> Result<ListedSecret<'a
     for field in Fields(secret) {
         // Secret: metadata = 1 (ObjectMeta: name = 1), data = 2 (entries: key = 1, value = 2).
         match field? {
-            (1, Value::Bytes(metadata)) => {
-                for field in Fields(metadata) {
-                    if let (1, Value::Bytes(text)) = field? {
-                        name = utf8(text, "a secret's name")?;
-                    }
-                }
-            }
+            (1, Value::Bytes(metadata)) => name = text_field(metadata, 1, "a secret's name")?,
             (2, Value::Bytes(entry)) => {
                 let (mut key, mut value) = (&b""[..], &b""[..]);
                 for field in Fields(entry) {
@@ -116,8 +112,18 @@ fn listed_secret<'a>(secret: &'a [u8], data_key: &str) -> Result<ListedSecret<'a
     Ok(ListedSecret { name, data })
 }
 
-fn utf8<'a>(bytes: &'a [u8], what: &str) -> Result<&'a str> {
-    std::str::from_utf8(bytes).map_err(|_| anyhow::anyhow!("{what} is not UTF-8"))
+/// The string field `number` of a message (`what` it is, for the error), empty when it has none;
+/// of several, the last, as protobuf reads a repeated scalar field.
+fn text_field<'a>(message: &'a [u8], number: u64, what: &str) -> Result<&'a str> {
+    let mut text = &b""[..];
+    for field in Fields(message) {
+        if let (n, Value::Bytes(bytes)) = field?
+            && n == number
+        {
+            text = bytes;
+        }
+    }
+    std::str::from_utf8(text).map_err(|_| anyhow::anyhow!("{what} is not UTF-8"))
 }
 
 /// A field's value: only length-delimited ones (strings, bytes, messages) are read.

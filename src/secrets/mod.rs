@@ -136,29 +136,8 @@ impl<'de: 'a, 'a> Deserialize<'de> for Entries<'a> {
 }
 
 /// A key, borrowed from the data where it holds no escape.
-struct Key<'a>(Cow<'a, str>);
-
-impl<'de: 'a, 'a> Deserialize<'de> for Key<'a> {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct KeyVisitor<'a>(PhantomData<&'a ()>);
-        impl<'de: 'a, 'a> serde::de::Visitor<'de> for KeyVisitor<'a> {
-            type Value = Key<'a>;
-
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("a registry key")
-            }
-
-            fn visit_borrowed_str<E>(self, key: &'de str) -> Result<Key<'a>, E> {
-                Ok(Key(Cow::Borrowed(key)))
-            }
-
-            fn visit_str<E>(self, key: &str) -> Result<Key<'a>, E> {
-                Ok(Key(Cow::Owned(key.to_string())))
-            }
-        }
-        deserializer.deserialize_str(KeyVisitor(PhantomData))
-    }
-}
+#[derive(Deserialize)]
+struct Key<'a>(#[serde(borrow)] Cow<'a, str>);
 
 /// An entry as written: its text borrowed from the secret's data where it holds no escape (a
 /// namespace's thousands of secrets are decoded on every pull).
@@ -272,6 +251,13 @@ pub(crate) mod tests {
         let entries = decode(SecretType::DockerCfg, data).unwrap();
         assert_eq!(entries[0].1.username, "aA");
         assert_eq!(entries[0].1.password, "p\"w");
+    }
+
+    #[test]
+    fn an_escaped_key_is_decoded() {
+        let data = br#"{"auths":{"r\u002eio":{"username":"u"}}}"#;
+        let entries = decode(SecretType::DockerConfigJson, data).unwrap();
+        assert_eq!(entries[0].0, "r.io");
     }
 
     #[test]

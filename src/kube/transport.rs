@@ -108,8 +108,7 @@ impl Transport {
         http.enforce_http(false);
         http.set_nodelay(true);
         http.set_connect_timeout(Some(timeout));
-        let connector =
-            connector(roots.as_deref(), TcpConnector { http }).context("setting up TLS")?;
+        let connector = connector(roots, TcpConnector { http }).context("setting up TLS")?;
         let authorization = token
             .map(|token| {
                 let mut value = HeaderValue::try_from(format!("Bearer {}", token.expose_secret()))
@@ -391,7 +390,7 @@ impl connect::Connection for RecordingStream {
 /// the API server), or, without roots, any certificate (`--insecure-skip-tls-verify`); no client
 /// certificate. ALPN offers `h2` and `http/1.1`.
 #[cfg(feature = "rustls")]
-fn connector(roots: Option<&[Vec<u8>]>, http: TcpConnector) -> Result<Connector> {
+fn connector(roots: Option<Vec<Vec<u8>>>, http: TcpConnector) -> Result<Connector> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()?;
@@ -400,7 +399,7 @@ fn connector(roots: Option<&[Vec<u8>]>, http: TcpConnector) -> Result<Connector>
             let mut store = rustls::RootCertStore::empty();
             for der in roots {
                 store
-                    .add(der.clone().into())
+                    .add(der.into())
                     .context("reading the CA certificate")?;
             }
             builder.with_root_certificates(store)
@@ -464,9 +463,9 @@ impl rustls::client::danger::ServerCertVerifier for AnyCertificate {
 /// As the rustls connector. OpenSSL's verify paths are pointed at nothing (`prepare_tls`), so the
 /// store holds `roots` only.
 #[cfg(feature = "openssl")]
-fn connector(roots: Option<&[Vec<u8>]>, http: TcpConnector) -> Result<Connector> {
+fn connector(roots: Option<Vec<Vec<u8>>>, http: TcpConnector) -> Result<Connector> {
     let mut tls = openssl::ssl::SslConnector::builder(openssl::ssl::SslMethod::tls())?;
-    for der in roots.into_iter().flatten() {
+    for der in roots.iter().flatten() {
         let certificate =
             openssl::x509::X509::from_der(der).context("reading the CA certificate")?;
         tls.cert_store_mut()

@@ -1116,18 +1116,16 @@ fn lists_in_protobuf(node: &Node) -> Vec<bool> {
         .collect()
 }
 
-fn mirror_auth_of(node: &Node) -> Value {
-    let file = node.auth_file("team-a", IMAGE).expect("auth file written");
-    file["auths"][format!("{MIRROR}/library/nginx")]["auth"].clone()
-}
-
 #[test]
 fn secrets_are_listed_in_protobuf_as_kubelets_client_lists_them() {
     let node = node_with_mirror_secret();
     let run = node.run(&request(IMAGE, "team-a"), &[]);
     assert_success(&run);
     assert_eq!(lists_in_protobuf(&node), [true, true], "both secret types");
-    assert_eq!(mirror_auth_of(&node), basic_auth("alice", ALICE_PASSWORD));
+    assert_eq!(
+        node.mirror_auth("team-a", IMAGE),
+        Some(basic_auth("alice", ALICE_PASSWORD))
+    );
 }
 
 #[test]
@@ -1137,7 +1135,10 @@ fn a_server_that_answers_the_list_in_json_is_read_in_json() {
     let run = node.run(&request(IMAGE, "team-a"), &[]);
     assert_success(&run);
     assert_eq!(lists_in_protobuf(&node), [false, false]);
-    assert_eq!(mirror_auth_of(&node), basic_auth("alice", ALICE_PASSWORD));
+    assert_eq!(
+        node.mirror_auth("team-a", IMAGE),
+        Some(basic_auth("alice", ALICE_PASSWORD))
+    );
 }
 
 #[test]

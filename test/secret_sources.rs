@@ -18,9 +18,7 @@ fn node_without_rbac() -> Node {
 }
 
 fn mirror_user(node: &Node) -> Option<String> {
-    let file = node.auth_file("team-a", IMAGE)?;
-    let auth = file["auths"][format!("{MIRROR}/library/nginx")]["auth"].as_str()?;
-    let decoded = base64_decode(auth);
+    let decoded = base64_decode(&node.mirror_auth("team-a", IMAGE)?);
     Some(decoded.split_once(':').unwrap().0.to_string())
 }
 

@@ -140,6 +140,15 @@ impl Node {
         Some(serde_json::from_slice(&text).expect("the auth file is valid JSON"))
     }
 
+    /// The `auth` of `MIRROR`'s entry in the auth file written for `image`, a docker.io image,
+    /// in `namespace`.
+    pub fn mirror_auth(&self, namespace: &str, image: &str) -> Option<String> {
+        let file = self.auth_file(namespace, image)?;
+        let repository = image.strip_prefix("docker.io/").expect("a docker.io image");
+        let auth = file["auths"][format!("{MIRROR}/{repository}")]["auth"].as_str()?;
+        Some(auth.to_string())
+    }
+
     /// Every name in the auth dir (empty when it does not exist).
     pub fn auth_dir_entries(&self) -> Vec<String> {
         let Ok(entries) = std::fs::read_dir(self.auth_dir()) else {

@@ -320,13 +320,13 @@ impl FakeApiServer {
         self.state.lock().unwrap().goaway_after = Some(request);
     }
 
-    /// Every connection ends with its first answer, as behind a proxy that answers with
-    /// `Connection: close`.
     /// Answers in JSON only, as a server that encodes nothing in protobuf.
     pub fn json_only(&self) {
         self.state.lock().unwrap().json_only = true;
     }
 
+    /// Every connection ends with its first answer, as behind a proxy that answers with
+    /// `Connection: close`.
     pub fn close_every_connection(&self) {
         self.state.lock().unwrap().close_every_connection = true;
     }

@@ -21,15 +21,20 @@ struct KeyPattern<'a> {
     /// wildcard. Kubelet's `filepath.Match` reads a bracketed host without a port as a character
     /// class and never matches it; a wildcard is a DNS label's, not an address's.
     ipv6: bool,
+    /// The name holds a `*` that is a wildcard. Without one, the host matches exactly when the
+    /// names are equal, label for label being the same as the whole string.
+    wildcard: bool,
     /// Empty when there is none (or it is empty, as in `reg.io:`).
     port: Cow<'a, str>,
     /// Decoded; empty for a host-only key.
     path: Cow<'a, str>,
+    /// The index key is `index.docker.io`, kubelet's fallback for Docker Hub names.
+    docker_hub: bool,
 }
 
 /// Kubelet's index key, kept as its host and its path and ordered as the string they make
 /// together, which is never built.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct IndexKey<'a> {
     host: &'a str,
     /// Empty, or starting with `/`.
@@ -102,8 +107,11 @@ fn parse_key(key: &str) -> Option<KeyPattern<'_>> {
     if name.is_empty() {
         return None;
     }
+    let ipv6 = host.starts_with('[');
     Some(KeyPattern {
-        ipv6: host.starts_with('['),
+        wildcard: !ipv6 && name.contains('*'),
+        docker_hub: normalized.is("index.docker.io"),
+        ipv6,
         normalized,
         name,
         port,
@@ -257,10 +265,13 @@ const DOCKER_HUB_HOSTS: [&str; 2] = ["docker.io", "index.docker.io"];
 
 /// An image reference as `rank` compares it with keys: parsed once, whatever the number of keys.
 struct ParsedReference<'a> {
-    host: &'a str,
+    /// The host without its port.
+    name: &'a str,
     labels: Vec<&'a str>,
     port: &'a str,
     path: Cow<'a, str>,
+    /// A Docker Hub name, which an `index.docker.io` key serves when nothing else does.
+    docker_hub: bool,
 }
 
 impl<'a> ParsedReference<'a> {
@@ -268,39 +279,37 @@ impl<'a> ParsedReference<'a> {
         let (host, path) = parse_url(reference)?;
         let (name, port) = split_host_port(host);
         Some(ParsedReference {
-            host,
+            name,
             labels: name.split('.').collect(),
             port,
             path,
+            docker_hub: DOCKER_HUB_HOSTS.contains(&host),
         })
     }
 }
 
 fn rank<'a>(key: &'a KeyPattern<'_>, reference: &ParsedReference) -> Option<Rank<'a>> {
-    let ParsedReference {
-        host,
-        labels,
-        port,
-        path,
-    } = reference;
-    let mut patterns = key.name.split('.');
-    let host_matches = labels.iter().all(|label| {
-        patterns.next().is_some_and(|pattern| {
-            if key.ipv6 {
-                pattern == *label
-            } else {
-                label_matches(pattern, label)
-            }
-        })
-    }) && patterns.next().is_none();
+    let host_matches = if key.wildcard {
+        let mut patterns = key.name.split('.');
+        reference.labels.iter().all(|label| {
+            patterns
+                .next()
+                .is_some_and(|pattern| label_matches(pattern, label))
+        }) && patterns.next().is_none()
+    } else {
+        *key.name == *reference.name
+    };
+    let path = &*reference.path;
     // Kubelet takes any string prefix; here a key's path serves its own subtree only.
-    let path_matches = key.path.is_empty()
-        || **path == *key.path
-        || path
-            .strip_prefix(&*key.path)
-            .is_some_and(|below| key.path.ends_with('/') || below.starts_with('/'));
+    let path_matches = || {
+        key.path.is_empty()
+            || *path == *key.path
+            || path
+                .strip_prefix(&*key.path)
+                .is_some_and(|below| key.path.ends_with('/') || below.starts_with('/'))
+    };
     let normalized = &key.normalized;
-    if host_matches && *key.port == **port && path_matches {
+    if host_matches && *key.port == *reference.port && path_matches() {
         return Some(Rank {
             direct: true,
             normalized,
@@ -308,8 +317,7 @@ fn rank<'a>(key: &'a KeyPattern<'_>, reference: &ParsedReference) -> Option<Rank
     }
     // Kubelet serves Docker Hub names with credentials for `index.docker.io` (as written in
     // `https://index.docker.io/v1/`) when nothing else matches.
-    let hub_key = normalized.is("index.docker.io");
-    (hub_key && DOCKER_HUB_HOSTS.contains(host)).then_some(Rank {
+    (key.docker_hub && reference.docker_hub).then_some(Rank {
         direct: false,
         normalized,
     })
@@ -329,39 +337,70 @@ pub struct Chosen<'a> {
 /// result does not depend on the order the API listed the secrets in. References no entry
 /// applies to are left out.
 pub fn choose<'a>(secrets: &'a [PullSecret], references: &'a [String]) -> Vec<Chosen<'a>> {
-    let mut patterns: Vec<(&PullSecret, &str, KeyPattern, &Credential)> =
-        Vec::with_capacity(secrets.iter().map(|secret| secret.entries.len()).sum());
-    patterns.extend(secrets.iter().flat_map(|secret| {
-        secret.entries.iter().filter_map(move |(key, credential)| {
+    // One pass over the keys, each parsed once and then dropped: a namespace's thousands of keys
+    // are never all held. For each reference, the best entry so far.
+    let parsed: Vec<Option<ParsedReference>> = references
+        .iter()
+        .map(|reference| ParsedReference::parse(reference))
+        .collect();
+    let mut best: Vec<Option<Best>> = references.iter().map(|_| None).collect();
+    for secret in secrets {
+        for (key, credential) in &secret.entries {
             let usable = !credential.username.is_empty()
                 || !credential.password.is_empty()
                 || !credential.identity_token.is_empty();
-            let pattern = parse_key(key).filter(|_| usable)?;
-            Some((secret, key.as_str(), pattern, credential))
-        })
-    }));
-    references
-        .iter()
-        .filter_map(|reference| {
-            let parsed = ParsedReference::parse(reference)?;
-            patterns
-                .iter()
-                .enumerate()
-                .filter_map(|(order, (secret, key, pattern, credential))| {
-                    let rank = rank(pattern, &parsed)?;
-                    Some((rank, order, secret.name.as_str(), *key, *credential))
-                })
+            let Some(pattern) = parse_key(key).filter(|_| usable) else {
+                continue;
+            };
+            for (reference, best) in parsed.iter().zip(&mut best) {
+                let Some(rank) = reference.as_ref().and_then(|r| rank(&pattern, r)) else {
+                    continue;
+                };
                 // Most specific first; among equals the first in order (the secret that comes
                 // first, then its key that sorts first, as entries are sorted by key).
-                .min_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)))
-                .map(|(_, _, secret, key, credential)| Chosen {
-                    reference,
-                    secret,
-                    key,
-                    credential,
-                })
+                if best.as_ref().is_none_or(|best| rank > best.rank()) {
+                    *best = Some(Best {
+                        direct: rank.direct,
+                        normalized: pattern.normalized.clone(),
+                        secret: &secret.name,
+                        key,
+                        credential,
+                    });
+                }
+            }
+        }
+    }
+    references
+        .iter()
+        .zip(best)
+        .filter_map(|(reference, best)| {
+            let best = best?;
+            Some(Chosen {
+                reference,
+                secret: best.secret,
+                key: best.key,
+                credential: best.credential,
+            })
         })
         .collect()
+}
+
+/// The entry that serves a reference best of those seen so far, and where it ranks.
+struct Best<'a> {
+    direct: bool,
+    normalized: IndexKey<'a>,
+    secret: &'a str,
+    key: &'a str,
+    credential: &'a Credential,
+}
+
+impl Best<'_> {
+    fn rank(&self) -> Rank<'_> {
+        Rank {
+            direct: self.direct,
+            normalized: &self.normalized,
+        }
+    }
 }
 
 #[cfg(test)]

@@ -18,13 +18,25 @@ use super::protobuf;
 use super::token::{PodClaim, TokenClaims};
 use super::transport::{Socket, Transport};
 use crate::logging;
-use crate::secrets::SecretType;
+use crate::secrets::{self, Credential, SecretType};
 
-/// A pull secret as the API returned it: name, type and the bytes of its data key.
+/// A pull secret as the API returned it: its name, its type and the entries of its data key,
+/// decoded from the answer as it is read (a namespace's thousands of secrets are never copied).
 pub struct FetchedSecret {
     pub name: String,
     pub secret_type: SecretType,
-    pub data: Option<Vec<u8>>,
+    /// `None` when the secret has no data key of its type; else what `secrets::decode` made of it.
+    pub entries: Option<Result<Vec<(String, Credential)>, String>>,
+}
+
+impl FetchedSecret {
+    fn new(name: String, secret_type: SecretType, data: Option<&[u8]>) -> Self {
+        FetchedSecret {
+            name,
+            secret_type,
+            entries: data.map(|data| secrets::decode(secret_type, data)),
+        }
+    }
 }
 
 /// What the API server answered instead of the object: its HTTP status and `Status` message.
@@ -266,17 +278,12 @@ impl Client {
                 format!("listing secrets of type {}", secret_type.type_name())
             })
             .await?;
-        let fetched = |name: String, data: Option<Vec<u8>>| FetchedSecret {
-            name,
-            secret_type,
-            data,
-        };
         if answer.protobuf {
             let listed = protobuf::secret_list(&answer.body, secret_type.data_key())
                 .with_context(|| format!("{what}: decoding the answer (protobuf)"))?;
             return Ok(listed
                 .into_iter()
-                .map(|secret| fetched(secret.name.to_string(), secret.data.map(<[u8]>::to_vec)))
+                .map(|secret| FetchedSecret::new(secret.name.to_string(), secret_type, secret.data))
                 .collect());
         }
         let list: SecretList = serde_json::from_slice(&answer.body)
@@ -286,7 +293,7 @@ impl Client {
             .into_iter()
             .map(|secret| {
                 let data = secret.data.and_then(|data| data.for_type(secret_type));
-                fetched(secret.metadata.name, data)
+                FetchedSecret::new(secret.metadata.name, secret_type, data.as_deref())
             })
             .collect())
     }
@@ -303,11 +310,12 @@ impl Client {
         let Some(secret_type) = SecretType::from_type_name(&secret.secret_type) else {
             return Ok(None);
         };
-        Ok(Some(FetchedSecret {
-            name: name.to_string(),
+        let data = secret.data.and_then(|data| data.for_type(secret_type));
+        Ok(Some(FetchedSecret::new(
+            name.to_string(),
             secret_type,
-            data: secret.data.and_then(|data| data.for_type(secret_type)),
-        }))
+            data.as_deref(),
+        )))
     }
 
     /// The `imagePullSecrets` of a service account, in its order (RBAC: `get` on

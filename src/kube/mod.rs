@@ -24,7 +24,7 @@ pub use secret_sources::{ForbiddenSecret, SecretsFrom};
 pub use token::{TokenClaims, token_claims};
 
 use crate::duration;
-use crate::secrets::{self, PullSecret};
+use crate::secrets::PullSecret;
 
 /// How to reach the API server, and which pull secrets to read there.
 #[derive(Debug, Clone)]
@@ -111,17 +111,18 @@ pub fn read_pull_secrets(
         secret_sources::fetch(&client, settings.secrets_from, claims).await
     })?;
     Ok(PodPullSecrets {
-        secrets: decode(fetched.secrets, namespace, image),
+        secrets: decoded(fetched.secrets, namespace, image),
         forbidden: fetched.forbidden,
     })
 }
 
-/// Decodes every secret read; one that fails is skipped with a warning naming it and the reason.
-fn decode(fetched: Vec<client::FetchedSecret>, namespace: &str, image: &str) -> Vec<PullSecret> {
+/// The secrets read whose data decoded; one that did not is skipped with a warning naming it and
+/// the reason.
+fn decoded(fetched: Vec<client::FetchedSecret>, namespace: &str, image: &str) -> Vec<PullSecret> {
     fetched
         .into_iter()
         .filter_map(|secret| {
-            let Some(data) = secret.data else {
+            let Some(entries) = secret.entries else {
                 warn!(
                     image,
                     namespace,
@@ -132,7 +133,7 @@ fn decode(fetched: Vec<client::FetchedSecret>, namespace: &str, image: &str) -> 
                 );
                 return None;
             };
-            match secrets::decode(secret.secret_type, &data) {
+            match entries {
                 Ok(entries) => Some(PullSecret {
                     name: secret.name,
                     entries,

@@ -9,7 +9,6 @@ pub use keyring::{Chosen, choose};
 pub(crate) use keyring::{label_matches, parse_url, split_host_port};
 
 use std::borrow::Cow;
-use std::marker::PhantomData;
 
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD};
@@ -90,22 +89,23 @@ pub struct PullSecret {
 }
 
 #[derive(Deserialize)]
-struct DockerConfigJson<'a> {
-    #[serde(default, borrow)]
-    auths: Entries<'a>,
+struct DockerConfigJson {
+    #[serde(default)]
+    auths: Entries,
 }
 
 /// The entries of a docker config by key, sorted; of equal keys the last is kept, as by
 /// kubelet's Go map. A sorted list, not a map: a config holds an entry or a few, and a
-/// namespace's thousands of configs are read on every pull.
+/// namespace's thousands of configs are read on every pull. Each credential is decoded as its
+/// entry is read, into the list that is kept: `None` where its `auth` does not decode.
 #[derive(Default)]
-struct Entries<'a>(Vec<(Cow<'a, str>, RawEntry<'a>)>);
+struct Entries(Vec<(String, Option<Credential>)>);
 
-impl<'de: 'a, 'a> Deserialize<'de> for Entries<'a> {
+impl<'de> Deserialize<'de> for Entries {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct EntriesVisitor<'a>(PhantomData<&'a ()>);
-        impl<'de: 'a, 'a> serde::de::Visitor<'de> for EntriesVisitor<'a> {
-            type Value = Entries<'a>;
+        struct EntriesVisitor;
+        impl<'de> serde::de::Visitor<'de> for EntriesVisitor {
+            type Value = Entries;
 
             fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
                 f.write_str("a map of registry keys to entries")
@@ -115,9 +115,9 @@ impl<'de: 'a, 'a> Deserialize<'de> for Entries<'a> {
                 self,
                 mut map: A,
             ) -> Result<Self::Value, A::Error> {
-                let mut entries: Vec<(Cow<'a, str>, RawEntry<'a>)> = Vec::new();
-                while let Some((Key(key), entry)) = map.next_entry()? {
-                    entries.push((key, entry));
+                let mut entries: Vec<(String, Option<Credential>)> = Vec::new();
+                while let Some((Key(key), entry)) = map.next_entry::<Key, RawEntry>()? {
+                    entries.push((key.into_owned(), entry.credential()));
                 }
                 // Stable: of equal keys the one read last stays last, and is the one kept.
                 entries.sort_by(|a, b| a.0.cmp(&b.0));
@@ -131,7 +131,7 @@ impl<'de: 'a, 'a> Deserialize<'de> for Entries<'a> {
                 Ok(Entries(entries))
             }
         }
-        deserializer.deserialize_map(EntriesVisitor(PhantomData))
+        deserializer.deserialize_map(EntriesVisitor)
     }
 }
 
@@ -153,10 +153,27 @@ struct RawEntry<'a> {
     identitytoken: Cow<'a, str>,
 }
 
+impl RawEntry<'_> {
+    /// The entry's credential: `auth`, where it is set, stands for the username and password.
+    /// `None` where `auth` is not base64 of user:password.
+    fn credential(self) -> Option<Credential> {
+        let (username, password) = if self.auth.is_empty() {
+            (self.username.into_owned(), self.password.into_owned())
+        } else {
+            decode_auth(&self.auth)?
+        };
+        Some(Credential {
+            username,
+            password,
+            identity_token: self.identitytoken.into_owned(),
+        })
+    }
+}
+
 /// Decodes a secret's data into its entries. The error names what is wrong, never any of the
 /// content.
 pub fn decode(secret_type: SecretType, data: &[u8]) -> Result<Vec<(String, Credential)>, String> {
-    let Entries(raw) = match secret_type {
+    let Entries(entries) = match secret_type {
         SecretType::DockerConfigJson => {
             serde_json::from_slice::<DockerConfigJson>(data).map(|config| config.auths)
         }
@@ -169,28 +186,17 @@ pub fn decode(secret_type: SecretType, data: &[u8]) -> Result<Vec<(String, Crede
             logging::json_error(&e)
         )
     })?;
-    let mut entries = Vec::with_capacity(raw.len());
-    for (key, entry) in raw {
-        let (username, password) = if entry.auth.is_empty() {
-            (entry.username.into_owned(), entry.password.into_owned())
-        } else {
-            decode_auth(&entry.auth).ok_or_else(|| {
-                format!(
-                    "the auth field of entry {:?} is not base64 of user:password",
-                    shown_key(&key)
-                )
-            })?
-        };
-        entries.push((
-            key.into_owned(),
-            Credential {
-                username,
-                password,
-                identity_token: entry.identitytoken.into_owned(),
-            },
+    if let Some((key, _)) = entries.iter().find(|(_, credential)| credential.is_none()) {
+        return Err(format!(
+            "the auth field of entry {:?} is not base64 of user:password",
+            shown_key(key)
         ));
     }
-    Ok(entries)
+    // Every credential is there (checked above): the list is kept, in place.
+    Ok(entries
+        .into_iter()
+        .filter_map(|(key, credential)| Some((key, credential?)))
+        .collect())
 }
 
 /// A secret's key as it may be shown in a log line or an error: a key may carry user info
@@ -243,6 +249,18 @@ pub(crate) mod tests {
             .map(|(key, credential)| (key.as_str(), credential.username.as_str()))
             .collect();
         assert_eq!(users, [("a.io", "last"), ("z.io", "z")]);
+    }
+
+    #[test]
+    fn only_the_entry_kept_of_equal_keys_must_have_an_auth_that_decodes() {
+        let replaced = br#"{"a.io":{"auth":"!!"},"a.io":{"auth":"dTpw"}}"#;
+        let entries = decode(SecretType::DockerCfg, replaced).unwrap();
+        assert_eq!(entries, [("a.io".to_string(), only("u", "p", ""))]);
+        let kept = br#"{"a.io":{"auth":"dTpw"},"a.io":{"auth":"!!"}}"#;
+        assert_eq!(
+            decode(SecretType::DockerCfg, kept).unwrap_err(),
+            r#"the auth field of entry "a.io" is not base64 of user:password"#
+        );
     }
 
     #[test]

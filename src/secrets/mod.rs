@@ -115,7 +115,8 @@ impl<'de> Deserialize<'de> for Entries {
                 self,
                 mut map: A,
             ) -> Result<Self::Value, A::Error> {
-                let mut entries: Vec<(String, Option<Credential>)> = Vec::new();
+                // Most configs hold one entry: room for more is made when a second comes.
+                let mut entries: Vec<(String, Option<Credential>)> = Vec::with_capacity(1);
                 while let Some((Key(key), entry)) = map.next_entry::<Key, RawEntry>()? {
                     entries.push((key.into_owned(), entry.credential()));
                 }

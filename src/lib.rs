@@ -155,7 +155,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> u8 {
 #[cfg(fuzzing)]
 pub mod fuzzing {
     pub use crate::authfile::merge;
-    pub use crate::kube::{protobuf_status, secret_list, token_claims};
+    pub use crate::kube::{SecretListReader, protobuf_status, token_claims};
     pub use crate::kubelet::parse_request;
     pub use crate::registries::fuzz_one_file;
     pub use crate::secrets::{Chosen, Credential, PullSecret, SecretType, choose, decode};

@@ -1129,6 +1129,29 @@ fn secrets_are_listed_in_protobuf_as_kubelets_client_lists_them() {
 }
 
 #[test]
+fn a_list_answer_of_many_http2_frames_is_read_as_it_arrives() {
+    // 600 secrets of about 200 bytes: the answer is some 120 KB, 16 KiB per HTTP/2 DATA frame,
+    // and the secret that serves the mirror ("mirror-pull") lies among the others.
+    let node = node_with_mirror_secret();
+    for i in 0..600 {
+        let config =
+            docker_config_json(&[(&format!("other-{i:03}.example.com"), "u", &"p".repeat(120))]);
+        node.api
+            .add_pull_secret("team-a", &format!("a-pull-{i:03}"), &config);
+        node.api
+            .add_pull_secret("team-a", &format!("z-pull-{i:03}"), &config);
+    }
+    let run = node.run(&request(IMAGE, "team-a"), &["--log-level", "debug"]);
+    assert_success(&run);
+    assert_eq!(lists_in_protobuf(&node), [true, true]);
+    assert_eq!(run.stderr.matches("Read pull secret").count(), 1201);
+    assert_eq!(
+        node.mirror_auth("team-a", IMAGE),
+        Some(basic_auth("alice", ALICE_PASSWORD))
+    );
+}
+
+#[test]
 fn a_server_that_answers_the_list_in_json_is_read_in_json() {
     let node = node_with_mirror_secret();
     node.api.json_only();

@@ -109,37 +109,58 @@ struct Answer {
 /// The most an answer of the API server may be: 2,000 pull secrets are about 1 MiB.
 const MAX_RESPONSE_BYTES: usize = 32 << 20;
 
-/// Reads a body up to `MAX_RESPONSE_BYTES`, refusing more without reading it: by its declared
-/// length at once, else as soon as the chunks add up to more.
-async fn read_body(
-    socket: &Socket,
-    mut body: hyper::body::Incoming,
+/// An answer with its headers read and its body not yet.
+struct Response {
+    /// Its `Content-Type` is Kubernetes' protobuf encoding (else it is JSON, or a proxy's page).
+    protobuf: bool,
+    /// Its `Content-Length`, if it has one.
     declared: Option<u64>,
-) -> Result<Vec<u8>> {
-    use http_body_util::BodyExt;
-    let too_large = || {
-        anyhow!(
-            "the answer is larger than {} MiB, the most accepted",
-            MAX_RESPONSE_BYTES >> 20
-        )
-    };
-    let declared = declared.unwrap_or(0);
-    if declared > MAX_RESPONSE_BYTES as u64 {
-        return Err(too_large());
-    }
-    let mut bytes = Vec::with_capacity(declared as usize);
-    while let Some(frame) = body.frame().await {
-        let frame = frame
-            .map_err(|e| socket.failure(e))
-            .context("reading the answer")?;
-        if let Some(data) = frame.data_ref() {
-            if bytes.len() + data.len() > MAX_RESPONSE_BYTES {
-                return Err(too_large());
-            }
-            bytes.extend_from_slice(data);
+    socket: Socket,
+    body: hyper::body::Incoming,
+}
+
+impl Response {
+    /// Reads the body up to `MAX_RESPONSE_BYTES`, a part at a time as it arrives, refusing more
+    /// without reading it: by its declared length at once, else as soon as the parts add up to
+    /// more.
+    async fn read(mut self, mut each: impl FnMut(&[u8]) -> Result<()>) -> Result<()> {
+        use http_body_util::BodyExt;
+        let too_large = || {
+            anyhow!(
+                "the answer is larger than {} MiB, the most accepted",
+                MAX_RESPONSE_BYTES >> 20
+            )
+        };
+        if self.declared.unwrap_or(0) > MAX_RESPONSE_BYTES as u64 {
+            return Err(too_large());
         }
+        let mut read = 0;
+        while let Some(frame) = self.body.frame().await {
+            let frame = frame
+                .map_err(|e| self.socket.failure(e))
+                .context("reading the answer")?;
+            if let Some(data) = frame.data_ref() {
+                read += data.len();
+                if read > MAX_RESPONSE_BYTES {
+                    return Err(too_large());
+                }
+                each(data)?;
+            }
+        }
+        Ok(())
     }
-    Ok(bytes)
+
+    /// The whole body.
+    async fn answer(self) -> Result<Answer> {
+        let protobuf = self.protobuf;
+        let mut body = Vec::with_capacity(self.declared.unwrap_or(0) as usize);
+        self.read(|data| {
+            body.extend_from_slice(data);
+            Ok(())
+        })
+        .await?;
+        Ok(Answer { protobuf, body })
+    }
 }
 
 /// The HTTP status of the API server's answer that failed a request, if it answered.
@@ -199,27 +220,28 @@ impl Client {
         Request::new(format!("/api/v1/namespaces/{}/{resource}", self.namespace))
     }
 
-    /// Sends `request` and reads the object it answers as JSON; see `answer`.
+    /// Sends `request` and reads the object it answers as JSON; see `respond`.
     async fn send<T: DeserializeOwned>(
         &self,
         request: Result<http::Request<Vec<u8>>, kube::core::request::Error>,
         what: impl FnOnce() -> String,
     ) -> Result<T> {
-        let (what, answer) = self.answer(request, what).await?;
+        let (what, response) = self.respond(request, what).await?;
+        let answer = response.answer().await.with_context(|| what.clone())?;
         serde_json::from_slice(&answer.body)
             .map_err(|e| anyhow!("{what}: decoding the answer: {}", logging::json_error(&e)))
     }
 
-    /// Sends `request` and reads its answer; an error names `what` was asked, the API server and
-    /// what it answered, or, when no answer came (refused, TLS), also where the URL and the CA
-    /// came from. A redirect is never followed (the token goes to the configured server only),
-    /// and an answer larger than `MAX_RESPONSE_BYTES` is refused while it is read. Returns the
-    /// full `what`, for an error about the answer.
-    async fn answer(
+    /// Sends `request` and returns a successful answer, its body unread; an error names `what`
+    /// was asked, the API server and what it answered, or, when no answer came (refused, TLS),
+    /// also where the URL and the CA came from. A redirect is never followed (the token goes to
+    /// the configured server only), and an answer larger than `MAX_RESPONSE_BYTES` is refused
+    /// while it is read. Returns the full `what`, for an error about the answer.
+    async fn respond(
         &self,
         request: Result<http::Request<Vec<u8>>, kube::core::request::Error>,
         what: impl FnOnce() -> String,
-    ) -> Result<(String, Answer)> {
+    ) -> Result<(String, Response)> {
         let what = format!("{} in namespace {} at {}", what(), self.namespace, self.url);
         let request = request.with_context(|| format!("building the request for {what}"))?;
         let response = self
@@ -251,15 +273,17 @@ impl Client {
                     .as_bytes()
                     .starts_with(protobuf::MEDIA_TYPE.as_bytes())
             });
-        let socket = Socket::of(&response);
-        let body = read_body(&socket, response.into_body(), declared)
-            .await
-            .with_context(|| what.clone())?;
-        let answer = Answer { protobuf, body };
+        let response = Response {
+            protobuf,
+            declared,
+            socket: Socket::of(&response),
+            body: response.into_body(),
+        };
         if !status.is_success() {
+            let answer = response.answer().await.with_context(|| what.clone())?;
             return Err(anyhow::Error::new(ApiStatus::from_answer(status, &answer)).context(what));
         }
-        Ok((what, answer))
+        Ok((what, response))
     }
 
     /// The namespace's secrets of one pull-secret type (RBAC: `list` on `secrets`), asked for in
@@ -273,19 +297,31 @@ impl Client {
             request.headers_mut().insert(http::header::ACCEPT, accept);
             request
         });
-        let (what, answer) = self
-            .answer(request, || {
+        let (what, response) = self
+            .respond(request, || {
                 format!("listing secrets of type {}", secret_type.type_name())
             })
             .await?;
-        if answer.protobuf {
-            let listed = protobuf::secret_list(&answer.body, secret_type.data_key())
-                .with_context(|| format!("{what}: decoding the answer (protobuf)"))?;
-            return Ok(listed
-                .into_iter()
-                .map(|secret| FetchedSecret::new(secret.name.to_string(), secret_type, secret.data))
-                .collect());
+        if response.protobuf {
+            // Each secret is decoded as soon as it has arrived, and the answer is never held.
+            let mut reader = protobuf::SecretListReader::new(secret_type.data_key());
+            let mut fetched = Vec::new();
+            let mut each = |secret: protobuf::ListedSecret| {
+                fetched.push(FetchedSecret::new(
+                    secret.name.to_string(),
+                    secret_type,
+                    secret.data,
+                ));
+            };
+            const DECODING: &str = "decoding the answer (protobuf)";
+            response
+                .read(|data| reader.read(data, &mut each).context(DECODING))
+                .await
+                .and_then(|()| reader.finish().context(DECODING))
+                .with_context(|| what.clone())?;
+            return Ok(fetched);
         }
+        let answer = response.answer().await.with_context(|| what.clone())?;
         let list: SecretList = serde_json::from_slice(&answer.body)
             .map_err(|e| anyhow!("{what}: decoding the answer: {}", logging::json_error(&e)))?;
         Ok(list

@@ -19,7 +19,7 @@ use secrecy::SecretString;
 use tracing::{info, warn};
 
 #[cfg(fuzzing)]
-pub use protobuf::{secret_list, status as protobuf_status};
+pub use protobuf::{SecretListReader, status as protobuf_status};
 pub use secret_sources::{ForbiddenSecret, SecretsFrom};
 pub use token::{TokenClaims, token_claims};
 

@@ -502,13 +502,13 @@ fn main() {
         .map(|(backend, binary)| print_api_load(&server, backend, binary, &load_paths))
         .collect();
 
+    // `BENCH_ONLY=<part of a name>`: those scenarios alone (measuring or profiling one path).
+    let only = std::env::var("BENCH_ONLY").unwrap_or_default();
+    let scenarios: Vec<Scenario> = scenarios
+        .into_iter()
+        .filter(|scenario| scenario.name.contains(only.as_str()))
+        .collect();
     if let Some(budgets) = std::env::var_os("BENCH_INSTRUCTIONS") {
-        // `BENCH_ONLY=<part of a name>`: those scenarios alone (profiling one path).
-        let only = std::env::var("BENCH_ONLY").unwrap_or_default();
-        let scenarios: Vec<Scenario> = scenarios
-            .into_iter()
-            .filter(|scenario| scenario.name.contains(only.as_str()))
-            .collect();
         guard_instructions(Path::new(&budgets), &binaries, &scenarios);
         return;
     }

@@ -625,7 +625,7 @@ fn an_oversized_answer_is_refused_naming_the_limit_and_memory_stays_near_it() {
     let nodes = nodes_with_mirror_secret_over_each_protocol();
     for (node, chunked) in nodes.iter().flat_map(|node| [(node, false), (node, true)]) {
         // 1 GiB offered; the server stops sending when the client hangs up.
-        node.api.force_raw_answer(apiserver::RawAnswer::Oversized {
+        node.api.force_raw_answer(apiserver::RawAnswer::Blanks {
             bytes: 1 << 30,
             chunked,
         });
@@ -636,6 +636,25 @@ fn an_oversized_answer_is_refused_naming_the_limit_and_memory_stays_near_it() {
             peak_kib < 128 * 1024,
             "chunked {chunked}: peak RSS {peak_kib} KiB"
         );
+    }
+}
+
+#[test]
+fn an_answer_of_exactly_the_limit_is_read_to_its_end() {
+    // 32 MiB of blanks, with and without a length: read to the last one, then refused as no
+    // JSON, not as too large.
+    let nodes = nodes_with_mirror_secret_over_each_protocol();
+    for (node, chunked) in nodes.iter().flat_map(|node| [(node, false), (node, true)]) {
+        node.api.force_raw_answer(apiserver::RawAnswer::Blanks {
+            bytes: 32 << 20,
+            chunked,
+        });
+        let run = node.run(&request(IMAGE, "team-a"), &[]);
+        assert_failure(
+            &run,
+            "decoding the answer: invalid JSON at line 1 column 33554432",
+        );
+        assert!(!run.stderr.contains("larger than"), "{}", run.stderr);
     }
 }
 

@@ -647,14 +647,21 @@ mod tests {
     }
 
     #[test]
-    fn a_compressed_object_is_refused() {
-        let type_meta = [field(1, b"v1"), field(2, b"SecretList")].concat();
-        let unknown = [field(1, &type_meta), field(2, b""), field(3, b"gzip")].concat();
-        let error = secret_list(&[MAGIC, &unknown].concat(), "k").unwrap_err();
-        assert_eq!(
-            error.to_string(),
-            "its content encoding is \"gzip\", which is not read"
-        );
+    fn a_compressed_list_or_status_is_refused() {
+        for kind in ["SecretList", "Status"] {
+            let type_meta = [field(1, b"v1"), field(2, kind.as_bytes())].concat();
+            let unknown = [field(1, &type_meta), field(2, b""), field(3, b"gzip")].concat();
+            let body = [MAGIC, &unknown].concat();
+            let error = match kind {
+                "SecretList" => secret_list(&body, "k").unwrap_err(),
+                _ => status(&body).unwrap_err(),
+            };
+            assert_eq!(
+                error.to_string(),
+                "its content encoding is \"gzip\", which is not read",
+                "{kind}"
+            );
+        }
     }
 
     #[test]
@@ -677,9 +684,28 @@ mod tests {
                 "{length}: {error}"
             );
         }
-        let endless_number = [MAGIC, &[0x80; 11][..]].concat();
-        let error = secret_list(&endless_number, "k").unwrap_err();
-        assert_eq!(error.to_string(), "a number is longer than 10 bytes");
+    }
+
+    #[test]
+    fn a_number_longer_than_10_bytes_is_refused_as_a_tag_and_as_a_value() {
+        let endless_tag = [MAGIC, &[0x80; 11][..]].concat();
+        let endless_value = [MAGIC, &[5 << 3], &[0x80; 11][..]].concat();
+        for body in [endless_tag, endless_value] {
+            let error = secret_list(&body, "k").unwrap_err();
+            assert_eq!(error.to_string(), "a number is longer than 10 bytes");
+        }
+    }
+
+    #[test]
+    fn an_item_longer_than_its_list_is_refused_as_soon_as_its_length_is_read() {
+        // The list is 3 bytes long; its item says it is 100 long, and only its header has arrived.
+        let list = [2 << 3 | 2, 100, 0];
+        let body = envelope("SecretList", &list);
+        let header_end = body.windows(3).position(|w| w == list).unwrap() + 2;
+        let error = SecretListReader::new("k")
+            .read(&body[..header_end], &mut |_| panic!("no secret"))
+            .unwrap_err();
+        assert_eq!(error.to_string(), "a field is cut short");
     }
 
     #[test]

@@ -508,9 +508,14 @@ mod tests {
         assert_eq!(
             chosen_users(
                 &secrets,
-                &["a.example.com/x", "a.b.example.com/x", "example.com/x"]
+                &[
+                    "a.example.com/x",
+                    "a.b.example.com/x",
+                    "example.com/x",
+                    "a.example.com.evil.io/x"
+                ]
             ),
-            ["wild", "-", "-"]
+            ["wild", "-", "-", "-"]
         );
     }
 

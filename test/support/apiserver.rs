@@ -78,7 +78,7 @@ pub enum RawAnswer {
     /// `302 Found` to `location`.
     Redirect(String),
     /// A `200` whose body is `bytes` of JSON white space, with a `Content-Length` or chunked.
-    Oversized { bytes: usize, chunked: bool },
+    Blanks { bytes: usize, chunked: bool },
 }
 
 /// A request as the server saw it.
@@ -531,7 +531,7 @@ fn raw_response(answer: &RawAnswer) -> hyper::Response<AnswerBody> {
             .header("content-length", 0)
             .body(http_body_util::Empty::new().boxed())
             .unwrap(),
-        &RawAnswer::Oversized { bytes, chunked } => {
+        &RawAnswer::Blanks { bytes, chunked } => {
             let chunk = hyper::body::Bytes::from(vec![b' '; 64 * 1024]);
             let frames = (0..bytes.div_ceil(chunk.len())).map(move |i| {
                 let left = bytes - i * chunk.len();

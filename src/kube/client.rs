@@ -25,16 +25,30 @@ use crate::secrets::{self, Credential, SecretType};
 pub struct FetchedSecret {
     pub name: String,
     pub secret_type: SecretType,
-    /// `None` when the secret has no data key of its type; else what `secrets::decode` made of it.
-    pub entries: Option<Result<Vec<(String, Credential)>, String>>,
+    pub data: SecretData,
+}
+
+/// What a secret's data key of its type held.
+pub enum SecretData {
+    /// The secret has no such key.
+    Missing,
+    /// Its entries, by key.
+    Decoded(Vec<(String, Credential)>),
+    /// Why it does not decode (naming no content).
+    Undecodable(String),
 }
 
 impl FetchedSecret {
     fn new(name: String, secret_type: SecretType, data: Option<&[u8]>) -> Self {
+        let data = match data.map(|data| secrets::decode(secret_type, data)) {
+            None => SecretData::Missing,
+            Some(Ok(entries)) => SecretData::Decoded(entries),
+            Some(Err(reason)) => SecretData::Undecodable(reason),
+        };
         FetchedSecret {
             name,
             secret_type,
-            entries: data.map(|data| secrets::decode(secret_type, data)),
+            data,
         }
     }
 }
@@ -232,11 +246,11 @@ impl Client {
             .map_err(|e| anyhow!("{what}: decoding the answer: {}", logging::json_error(&e)))
     }
 
-    /// Sends `request` and returns a successful answer, its body unread; an error names `what`
-    /// was asked, the API server and what it answered, or, when no answer came (refused, TLS),
-    /// also where the URL and the CA came from. A redirect is never followed (the token goes to
-    /// the configured server only), and an answer larger than `MAX_RESPONSE_BYTES` is refused
-    /// while it is read. Returns the full `what`, for an error about the answer.
+    /// Sends `request` and returns a successful answer, its body unread (`Response::read` bounds
+    /// it); an error names `what` was asked, the API server and what it answered, or, when no
+    /// answer came (refused, TLS), also where the URL and the CA came from. A redirect is never
+    /// followed (the token goes to the configured server only). Returns the full `what`, for an
+    /// error about the answer.
     async fn respond(
         &self,
         request: Result<http::Request<Vec<u8>>, kube::core::request::Error>,

@@ -121,8 +121,12 @@ pub fn read_pull_secrets(
 fn decoded(fetched: Vec<client::FetchedSecret>, namespace: &str, image: &str) -> Vec<PullSecret> {
     fetched
         .into_iter()
-        .filter_map(|secret| {
-            let Some(entries) = secret.entries else {
+        .filter_map(|secret| match secret.data {
+            client::SecretData::Decoded(entries) => Some(PullSecret {
+                name: secret.name,
+                entries,
+            }),
+            client::SecretData::Missing => {
                 warn!(
                     image,
                     namespace,
@@ -131,23 +135,17 @@ fn decoded(fetched: Vec<client::FetchedSecret>, namespace: &str, image: &str) ->
                     secret.name,
                     secret.secret_type.data_key()
                 );
-                return None;
-            };
-            match entries {
-                Ok(entries) => Some(PullSecret {
-                    name: secret.name,
-                    entries,
-                }),
-                Err(reason) => {
-                    warn!(
-                        image,
-                        namespace,
-                        secret = secret.name,
-                        "Skipping secret {}: {reason}",
-                        secret.name
-                    );
-                    None
-                }
+                None
+            }
+            client::SecretData::Undecodable(reason) => {
+                warn!(
+                    image,
+                    namespace,
+                    secret = secret.name,
+                    "Skipping secret {}: {reason}",
+                    secret.name
+                );
+                None
             }
         })
         .collect()

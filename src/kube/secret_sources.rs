@@ -192,13 +192,24 @@ async fn list(client: &Client) -> Result<FetchedSecrets> {
     // copied into a third.
     let mut listed = json;
     listed.extend(cfg);
-    // Names are unique within a namespace: an unstable sort orders them as a stable one would,
-    // without a buffer of half the list.
-    listed.sort_unstable_by(|a, b| a.name.cmp(&b.name));
+    sort_by_name(&mut listed);
     Ok(FetchedSecrets {
         secrets: listed,
         forbidden: Vec::new(),
     })
+}
+
+/// By name, as a stable sort of the dockerconfigjson list joined with the dockercfg one would
+/// order them, without a stable sort's buffer of half the list. A name is unique in a namespace,
+/// but not across two lists read at different moments: a secret recreated with the other type
+/// between them is in both, its dockerconfigjson one first.
+fn sort_by_name(listed: &mut [FetchedSecret]) {
+    let is_dockercfg = |secret: &FetchedSecret| secret.secret_type == SecretType::DockerCfg;
+    listed.sort_unstable_by(|a, b| {
+        a.name
+            .cmp(&b.name)
+            .then_with(|| is_dockercfg(a).cmp(&is_dockercfg(b)))
+    });
 }
 
 async fn from_service_account(client: &Client, claims: &TokenClaims) -> Result<FetchedSecrets> {
@@ -316,6 +327,38 @@ fn rule(claims: &TokenClaims, verb: &str, resource: &str, name: Option<&str>) ->
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::kube::client::SecretData;
+
+    #[test]
+    fn listed_secrets_are_sorted_by_name_and_of_one_name_dockerconfigjson_first() {
+        let secret = |name: &str, secret_type| FetchedSecret {
+            name: name.to_string(),
+            secret_type,
+            data: SecretData::Missing,
+        };
+        let mut listed = [
+            secret("b", SecretType::DockerConfigJson),
+            secret("c", SecretType::DockerConfigJson),
+            secret("c", SecretType::DockerCfg),
+            secret("a", SecretType::DockerCfg),
+            secret("c", SecretType::DockerConfigJson),
+        ];
+        sort_by_name(&mut listed);
+        let sorted: Vec<(&str, SecretType)> = listed
+            .iter()
+            .map(|secret| (secret.name.as_str(), secret.secret_type))
+            .collect();
+        assert_eq!(
+            sorted,
+            [
+                ("a", SecretType::DockerCfg),
+                ("b", SecretType::DockerConfigJson),
+                ("c", SecretType::DockerConfigJson),
+                ("c", SecretType::DockerConfigJson),
+                ("c", SecretType::DockerCfg),
+            ]
+        );
+    }
 
     #[test]
     fn every_source_is_known_by_its_flag_value() {

@@ -1148,9 +1148,10 @@ fn secrets_are_listed_in_protobuf_as_kubelets_client_lists_them() {
 }
 
 #[test]
-fn a_list_answer_of_many_http2_frames_is_read_as_it_arrives() {
-    // 600 secrets of about 200 bytes: the answer is some 120 KB, 16 KiB per HTTP/2 DATA frame,
-    // and the secret that serves the mirror ("mirror-pull") lies among the others.
+fn a_list_answer_of_many_http2_frames_gives_every_secret() {
+    // 1,200 secrets of about 200 bytes: the answer is some 240 KB, 16 KiB per HTTP/2 DATA frame,
+    // so many a secret is split between two frames; the one that serves the mirror
+    // ("mirror-pull") lies among the others.
     let node = node_with_mirror_secret();
     for i in 0..600 {
         let config =

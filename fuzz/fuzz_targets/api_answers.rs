@@ -1,6 +1,7 @@
 //! The API server's answers in Kubernetes' protobuf encoding: any bytes decode or are refused
-//! without a panic; a list read in two parts, split anywhere, gives what it gives read at once;
-//! and what a `Status` gives is borrowed from the answer itself.
+//! without a panic; a list read in two parts, split anywhere, gives what it gives read at once,
+//! the same secrets or the same error; and what a `Status` gives is borrowed from the answer
+//! itself.
 #![no_main]
 
 use crio_credential_provider::fuzzing::{SecretListReader, protobuf_status};
@@ -12,8 +13,9 @@ fn within(part: &[u8], whole: &[u8]) -> bool {
     part.is_empty() || (range.start <= part.as_ptr() && part.as_ptr_range().end <= range.end)
 }
 
-/// The secrets of a list answer read in the given parts: (name, value of the data key).
-fn read(parts: &[&[u8]]) -> Option<Vec<(String, Option<Vec<u8>>)>> {
+/// The secrets of a list answer read in the given parts: (name, value of the data key), or the
+/// error.
+fn read(parts: &[&[u8]]) -> Result<Vec<(String, Option<Vec<u8>>)>, String> {
     let mut reader = SecretListReader::new(".dockerconfigjson");
     let mut secrets = Vec::new();
     for part in parts {
@@ -21,10 +23,10 @@ fn read(parts: &[&[u8]]) -> Option<Vec<(String, Option<Vec<u8>>)>> {
             .read(part, &mut |secret| {
                 secrets.push((secret.name.to_string(), secret.data.map(<[u8]>::to_vec)));
             })
-            .ok()?;
+            .map_err(|e| e.to_string())?;
     }
-    reader.finish().ok()?;
-    Some(secrets)
+    reader.finish().map_err(|e| e.to_string())?;
+    Ok(secrets)
 }
 
 fuzz_target!(|bytes: &[u8]| {

@@ -640,6 +640,19 @@ fn an_oversized_answer_is_refused_naming_the_limit_and_memory_stays_near_it() {
 }
 
 #[test]
+fn a_length_declared_beyond_memory_is_refused_naming_the_limit() {
+    // 1 TiB: more than a node could allocate, refused before any room is made for it.
+    for node in nodes_with_mirror_secret_over_each_protocol() {
+        node.api.force_raw_answer(apiserver::RawAnswer::Blanks {
+            bytes: 1 << 40,
+            chunked: false,
+        });
+        let run = node.run(&request(IMAGE, "team-a"), &[]);
+        assert_failure(&run, "larger than 32 MiB");
+    }
+}
+
+#[test]
 fn an_answer_of_exactly_the_limit_is_read_to_its_end() {
     // 32 MiB of blanks, with and without a length: read to the last one, then refused as no
     // JSON, not as too large.

@@ -167,7 +167,10 @@ impl Response {
     /// The whole body.
     async fn answer(self) -> Result<Answer> {
         let protobuf = self.protobuf;
-        let mut body = Vec::with_capacity(self.declared.unwrap_or(0) as usize);
+        // Room for the declared length at once, but never for more than `read` accepts: room for
+        // a length beyond memory would abort the process before `read` refuses it.
+        let room = self.declared.unwrap_or(0).min(MAX_RESPONSE_BYTES as u64);
+        let mut body = Vec::with_capacity(room as usize);
         self.read(|data| {
             body.extend_from_slice(data);
             Ok(())

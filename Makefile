@@ -65,8 +65,8 @@ PACKAGING_TESTS := machineconfigs kubelet_generator shell_scripts rpm_spec image
 TESTS := $(shell awk '/^\[/ { in_test = ($$0 == "[[test]]") } in_test && /^name = / { gsub(/"/, "", $$3); print $$3 }' Cargo.toml)
 BINARY_TESTS := $(filter-out $(PACKAGING_TESTS),$(TESTS))
 
-# Both TLS backends: the default (rustls) and the system OpenSSL. Needs Rust, the OpenSSL headers
-# and /usr/bin/time (test/README.md).
+# Both TLS backends: the default (rustls) and the system OpenSSL. Needs Rust, libssl.so.3 (loaded
+# at run time, no headers) and /usr/bin/time (test/README.md).
 test: lint
 	$(CARGO) build --locked --examples
 	$(CARGO) test --locked --lib --bins $(addprefix --test ,$(BINARY_TESTS))

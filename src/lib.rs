@@ -94,8 +94,6 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> u8 {
         }
         cli::Command::Check { mut settings } => {
             settings.configuration = configuration;
-            // Before anything else runs, so before any thread exists.
-            kube::prepare_tls();
             match check::run(&settings, &mut std::io::stdout().lock()) {
                 Ok(true) => SUCCESS,
                 Ok(false) => FAILURE,
@@ -109,8 +107,6 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> u8 {
             settings,
             log_level,
         } => {
-            // Before anything else runs, so before any thread exists.
-            kube::prepare_tls();
             let journal = std::sync::Arc::new(logging::init(log_level));
             let panic_journal = journal.clone();
             // A panic still left in a dependency (a failing eventfd, getrandom) ends the run as

@@ -263,6 +263,109 @@ fn a_ca_of_the_systems_trust_store_does_not_vouch_for_the_api_server() {
     );
 }
 
+/// A node whose API server listens on `address`, with the mirror's secret for alice.
+fn node_serving_on(address: &str) -> Node {
+    let node = Node::serving(FakeApiServer::start_on(address));
+    let config = docker_config_json(&[(MIRROR, "alice", ALICE_PASSWORD)]);
+    node.api.add_pull_secret("team-a", "mirror-pull", &config);
+    node
+}
+
+#[test]
+fn a_server_whose_certificate_does_not_name_the_urls_address_is_refused() {
+    // The certificate names localhost, 127.0.0.1 and ::1; this server answers on 127.0.0.2.
+    let node = node_serving_on("127.0.0.2:0");
+    let run = node.run(&request(IMAGE, "team-a"), &[]);
+    assert_failure(&run, "in namespace team-a at https://127.0.0.2:");
+    assert!(
+        node.api.requests().is_empty(),
+        "the token went to a server whose certificate is not for its address"
+    );
+    assert!(node.auth_dir_entries().is_empty());
+}
+
+#[test]
+fn a_server_is_verified_by_the_host_name_or_ipv6_address_of_its_url() {
+    let by_name = Node::with_mirror_secret("alice", ALICE_PASSWORD);
+    let url = by_name.api.url.replace("127.0.0.1", "localhost");
+    let by_ipv6 = node_serving_on("[::1]:0");
+    for (node, url) in [(&by_name, url), (&by_ipv6, by_ipv6.api.url.clone())] {
+        let mut args = node.local_args();
+        let ca = node.path("ca.crt").display().to_string();
+        args.extend(["--api-server".into(), url.clone(), "--ca-file".into(), ca]);
+        let run = run_binary(&args, &request(IMAGE, "team-a"));
+        assert_success(&run);
+        assert!(
+            node.mirror_auth("team-a", IMAGE).is_some(),
+            "{url}: {}",
+            run.stderr
+        );
+    }
+}
+
+/// The OpenSSL build loads libssl only to talk to the API server: with libssl unreadable, a run
+/// for an image without mirrors still answers, and a mirror run ends in one line naming it.
+#[cfg(feature = "openssl")]
+#[test]
+fn without_libssl_only_a_run_that_calls_the_api_fails_and_names_it() {
+    let ldconfig = std::process::Command::new("/sbin/ldconfig")
+        .arg("-p")
+        .output()
+        .unwrap();
+    let listing = String::from_utf8(ldconfig.stdout).unwrap();
+    let libssl = listing
+        .lines()
+        .find(|l| l.trim_start().starts_with("libssl.so.3 "))
+        .and_then(|l| l.split(" => ").nth(1))
+        .expect("ldconfig lists libssl.so.3");
+    let libssl = std::fs::canonicalize(libssl).unwrap();
+    let node = node_with_mirror_secret();
+    // In a mount namespace of its own, libssl reads as an empty file.
+    let run_without_libssl = |image: &str| {
+        let output = std::process::Command::new("unshare")
+            .args([
+                "-m",
+                "sh",
+                "-c",
+                r#"mount --bind /dev/null "$0" && exec "$@""#,
+            ])
+            .arg(&libssl)
+            .arg(BINARY)
+            .args(node.args())
+            .stdin(std::fs::File::open(write_request(&node, image)).unwrap())
+            .output()
+            .unwrap();
+        Run {
+            status: output.status,
+            stdout: String::from_utf8(output.stdout).unwrap(),
+            stderr: String::from_utf8(output.stderr).unwrap(),
+        }
+    };
+    let no_mirror = run_without_libssl("quay.io/team/app:1");
+    assert_success(&no_mirror);
+    let mirror = run_without_libssl(IMAGE);
+    assert_failure(&mirror, "setting up TLS: loading the system OpenSSL (");
+    let error = error_line(&mirror);
+    assert!(
+        error.contains(&format!("{}: file too short", libssl.display()))
+            || error.contains("libssl.so.3: file too short"),
+        "{error}"
+    );
+    assert!(
+        error.contains("install it (openssl-libs on RHEL)"),
+        "{error}"
+    );
+    assert!(node.api.requests().is_empty());
+}
+
+/// The request for `image` in a file of `node`'s, to be a run's stdin.
+#[cfg(feature = "openssl")]
+fn write_request(node: &Node, image: &str) -> std::path::PathBuf {
+    let path = node.path("request.json");
+    std::fs::write(&path, request(image, "team-a")).unwrap();
+    path
+}
+
 #[test]
 fn insecure_flag_skips_verification_with_a_warning() {
     let node = node_with_mirror_secret();

@@ -6,6 +6,8 @@
 
 mod client;
 pub(crate) mod endpoint;
+#[cfg(feature = "openssl")]
+mod openssl;
 mod protobuf;
 mod secret_sources;
 mod token;
@@ -149,21 +151,6 @@ fn decoded(fetched: Vec<client::FetchedSecret>, namespace: &str, image: &str) ->
             }
         })
         .collect()
-}
-
-/// Process-wide TLS set-up: `main` runs it first, before anything could start a thread.
-///
-/// With OpenSSL, a connector (`SslConnector::builder`) starts from the system's default verify
-/// paths and the transport adds our CA to them: that would read the whole system bundle on every
-/// run and trust every public CA for the API server. Pointing OpenSSL's defaults at nothing leaves
-/// the configured CA alone.
-pub fn prepare_tls() {
-    #[cfg(feature = "openssl")]
-    for variable in ["SSL_CERT_FILE", "SSL_CERT_DIR"] {
-        // SAFETY: no other thread exists yet (see above); OpenSSL reads these when the client's
-        // connector is built.
-        unsafe { std::env::set_var(variable, "/dev/null") };
-    }
 }
 
 #[cfg(test)]

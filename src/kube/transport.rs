@@ -25,7 +25,7 @@ use crate::logging;
 #[cfg(feature = "rustls")]
 type Connector = hyper_rustls::HttpsConnector<TcpConnector>;
 #[cfg(feature = "openssl")]
-type Connector = hyper_openssl::client::legacy::HttpsConnector<TcpConnector>;
+type Connector = super::openssl::HttpsConnector<TcpConnector>;
 
 /// A client of one API server, over one connection: made on the first request, then shared.
 pub struct Transport {
@@ -460,27 +460,11 @@ impl rustls::client::danger::ServerCertVerifier for AnyCertificate {
     }
 }
 
-/// As the rustls connector. OpenSSL's verify paths are pointed at nothing (`prepare_tls`), so the
-/// store holds `roots` only.
+/// As the rustls connector, with the system OpenSSL, loaded by the first connector made
+/// (`super::openssl`).
 #[cfg(feature = "openssl")]
 fn connector(roots: Option<Vec<Vec<u8>>>, http: TcpConnector) -> Result<Connector> {
-    let mut tls = openssl::ssl::SslConnector::builder(openssl::ssl::SslMethod::tls())?;
-    for der in roots.iter().flatten() {
-        let certificate =
-            openssl::x509::X509::from_der(der).context("reading the CA certificate")?;
-        tls.cert_store_mut()
-            .add_cert(certificate)
-            .context("adding the CA certificate")?;
-    }
-    tls.set_alpn_protos(b"\x02h2\x08http/1.1")?;
-    let mut connector = Connector::with_connector(http, tls)?;
-    if roots.is_none() {
-        connector.set_callback(|ssl, _uri| {
-            ssl.set_verify(openssl::ssl::SslVerifyMode::NONE);
-            Ok(())
-        });
-    }
-    Ok(connector)
+    Connector::new(roots.as_deref(), http)
 }
 
 #[cfg(test)]

@@ -285,6 +285,21 @@ fn a_server_whose_certificate_does_not_name_the_urls_address_is_refused() {
 }
 
 #[test]
+fn a_ca_file_holding_only_the_intermediate_that_signed_the_server_vouches_for_it() {
+    // As Go's and rustls's roots: any certificate of the bundle is an anchor, self-signed or not.
+    let node = Node::serving(FakeApiServer::start_behind_intermediate());
+    let config = docker_config_json(&[(MIRROR, "alice", ALICE_PASSWORD)]);
+    node.api.add_pull_secret("team-a", "mirror-pull", &config);
+    let run = node.run(&request(IMAGE, "team-a"), &[]);
+    assert_success(&run);
+    assert!(
+        node.mirror_auth("team-a", IMAGE).is_some(),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
 fn a_server_is_verified_by_the_host_name_or_ipv6_address_of_its_url() {
     let by_name = Node::with_mirror_secret("alice", ALICE_PASSWORD);
     let url = by_name.api.url.replace("127.0.0.1", "localhost");

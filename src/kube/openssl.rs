@@ -54,6 +54,7 @@ const SSL_ERROR_SYSCALL: c_int = 5;
 const SSL_ERROR_ZERO_RETURN: c_int = 6;
 const X509_V_OK: c_long = 0;
 const X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS: c_uint = 0x4;
+const X509_V_FLAG_PARTIAL_CHAIN: c_ulong = 0x80000;
 const BIO_TYPE_NONE: c_int = 0;
 const BIO_CTRL_FLUSH: c_int = 11;
 const BIO_FLAGS_READ: c_int = 0x01;
@@ -113,6 +114,8 @@ library! {
     SSL_CTX_set_verify: fn(*mut SslCtx, c_int, *const c_void);
     SSL_CTX_set_alpn_protos: fn(*mut SslCtx, *const u8, c_uint) -> c_int;
     SSL_CTX_get_cert_store: fn(*const SslCtx) -> *mut X509Store;
+    SSL_CTX_get0_param: fn(*mut SslCtx) -> *mut X509VerifyParam;
+    X509_VERIFY_PARAM_set_flags: fn(*mut X509VerifyParam, c_ulong) -> c_int;
     X509_STORE_add_cert: fn(*mut X509Store, *mut X509) -> c_int;
     d2i_X509: fn(*mut *mut X509, *mut *const u8, c_long) -> *mut X509;
     X509_free: fn(*mut X509);
@@ -313,6 +316,18 @@ impl SslContext {
                 SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER,
                 ptr::null_mut(),
             );
+            // Every certificate of the CA bundle vouches for the server, a root or not, as with
+            // rustls, Go (kubectl, kubelet) and the Go implementation.
+            if (library.X509_VERIFY_PARAM_set_flags)(
+                (library.SSL_CTX_get0_param)(ctx),
+                X509_V_FLAG_PARTIAL_CHAIN,
+            ) != 1
+            {
+                bail!(
+                    "trusting the CA bundle's certificates: {}",
+                    library.errors()
+                );
+            }
             let store = (library.SSL_CTX_get_cert_store)(ctx);
             for der in roots.into_iter().flatten() {
                 let mut input = der.as_ptr();
@@ -320,6 +335,10 @@ impl SslContext {
                 let certificate = (library.d2i_X509)(ptr::null_mut(), &mut input, length);
                 if certificate.is_null() {
                     bail!("reading the CA certificate: {}", library.errors());
+                }
+                if input != der.as_ptr_range().end {
+                    (library.X509_free)(certificate);
+                    bail!("reading the CA certificate: bytes follow its DER encoding");
                 }
                 let added = (library.X509_STORE_add_cert)(store, certificate);
                 // The store holds a reference of its own.
@@ -347,7 +366,8 @@ impl SslContext {
 /// runs, and the stream's first error, handed to the caller as it was.
 struct BioState {
     stream: Box<dyn Io>,
-    context: *mut TaskContext<'static>,
+    /// The `TaskContext` of the poll running the OpenSSL call; null between calls.
+    context: *mut c_void,
     error: Option<io::Error>,
     library: &'static Library,
 }
@@ -369,31 +389,60 @@ unsafe fn bio_state<'a>(bio: *mut Bio) -> &'a mut BioState {
     unsafe { &mut *(library.BIO_get_data)(bio).cast::<BioState>() }
 }
 
-/// What a poll of the stream gave a BIO callback: 1 on success (a read of nothing is the end of
-/// the stream: 0), 0 with the retry flag when the stream is not ready (the task is woken when it
-/// is), 0 with the error kept otherwise.
+/// Which poll of the stream a BIO callback made.
+#[derive(PartialEq)]
+enum BioPoll {
+    Read,
+    Write,
+    Flush,
+}
+
+/// What a poll of the stream gives OpenSSL: 1 on success (a read of nothing is the end of the
+/// stream: 0); 0 with the retry flag when the stream is not ready (the task is woken when it
+/// is); 0 with the error kept otherwise (a write of nothing is one).
 fn bio_result(
     state: &mut BioState,
     bio: *mut Bio,
+    poll: BioPoll,
     polled: Poll<io::Result<usize>>,
-    retry_flag: c_int,
     done: &mut usize,
 ) -> c_int {
     match polled {
+        Poll::Ready(Ok(0)) if poll == BioPoll::Write => {
+            state.error.get_or_insert(io::ErrorKind::WriteZero.into());
+            0
+        }
         Poll::Ready(Ok(count)) => {
             *done = count;
-            c_int::from(count > 0 || retry_flag != BIO_FLAGS_READ)
+            c_int::from(count > 0 || poll == BioPoll::Flush)
         }
         Poll::Ready(Err(error)) => {
             state.error.get_or_insert(error);
             0
         }
         Poll::Pending => {
+            let retry = if poll == BioPoll::Read {
+                BIO_FLAGS_READ
+            } else {
+                BIO_FLAGS_WRITE
+            };
             // SAFETY: the BIO is valid during the call.
-            unsafe { (state.library.BIO_set_flags)(bio, retry_flag | BIO_FLAGS_SHOULD_RETRY) };
+            unsafe { (state.library.BIO_set_flags)(bio, retry | BIO_FLAGS_SHOULD_RETRY) };
             0
         }
     }
+}
+
+/// The state of `bio` and the task's context, with the BIO's retry flags cleared.
+///
+/// SAFETY (of the callers): as `bio_state`'s.
+unsafe fn bio_call<'a>(bio: *mut Bio) -> (&'a mut BioState, &'a mut TaskContext<'a>) {
+    // SAFETY: as the function's contract says.
+    let state = unsafe { bio_state(bio) };
+    unsafe { (state.library.BIO_clear_flags)(bio, BIO_FLAGS_RWS | BIO_FLAGS_SHOULD_RETRY) };
+    // SAFETY: set by `with_context` for the length of the OpenSSL call.
+    let context = unsafe { &mut *state.context.cast::<TaskContext<'a>>() };
+    (state, context)
 }
 
 unsafe extern "C" fn bio_read(
@@ -402,20 +451,16 @@ unsafe extern "C" fn bio_read(
     length: usize,
     read: *mut usize,
 ) -> c_int {
-    // SAFETY: OpenSSL calls this for one of our BIOs, inside `with_context`.
-    let state = unsafe { bio_state(bio) };
-    // SAFETY: as above; the buffer holds `length` bytes that may be uninitialised.
-    unsafe { (state.library.BIO_clear_flags)(bio, BIO_FLAGS_RWS | BIO_FLAGS_SHOULD_RETRY) };
+    // SAFETY: OpenSSL calls this for one of our BIOs, inside `with_context`, with a buffer of
+    // `length` bytes that may be uninitialised and an out-pointer for the count.
+    let (state, context) = unsafe { bio_call(bio) };
     let buffer =
         unsafe { std::slice::from_raw_parts_mut(buffer.cast::<MaybeUninit<u8>>(), length) };
-    // SAFETY: set by `with_context` for the length of the OpenSSL call.
-    let context = unsafe { &mut *state.context };
     let mut buffer = hyper::rt::ReadBuf::uninit(buffer);
     let polled = Pin::new(&mut *state.stream)
         .poll_read(context, buffer.unfilled())
         .map_ok(|()| buffer.filled().len());
-    // SAFETY: OpenSSL's out-pointer for the count.
-    bio_result(state, bio, polled, BIO_FLAGS_READ, unsafe { &mut *read })
+    bio_result(state, bio, BioPoll::Read, polled, unsafe { &mut *read })
 }
 
 unsafe extern "C" fn bio_write(
@@ -424,33 +469,25 @@ unsafe extern "C" fn bio_write(
     length: usize,
     written: *mut usize,
 ) -> c_int {
-    // SAFETY: OpenSSL calls this for one of our BIOs, inside `with_context`, with `length` bytes.
-    let state = unsafe { bio_state(bio) };
-    unsafe { (state.library.BIO_clear_flags)(bio, BIO_FLAGS_RWS | BIO_FLAGS_SHOULD_RETRY) };
+    // SAFETY: OpenSSL calls this for one of our BIOs, inside `with_context`, with `length` bytes
+    // and an out-pointer for the count.
+    let (state, context) = unsafe { bio_call(bio) };
     let buffer = unsafe { std::slice::from_raw_parts(buffer.cast::<u8>(), length) };
-    // SAFETY: set by `with_context` for the length of the OpenSSL call.
-    let context = unsafe { &mut *state.context };
     let polled = Pin::new(&mut *state.stream).poll_write(context, buffer);
-    // SAFETY: OpenSSL's out-pointer for the count.
-    bio_result(state, bio, polled, BIO_FLAGS_WRITE, unsafe {
-        &mut *written
-    })
+    bio_result(state, bio, BioPoll::Write, polled, unsafe { &mut *written })
 }
 
 unsafe extern "C" fn bio_ctrl(bio: *mut Bio, command: c_int, _: c_long, _: *mut c_void) -> c_long {
+    // Others (EOF, pending bytes, kTLS) are not answered: 0. A read of nothing is the end.
     if command != BIO_CTRL_FLUSH {
         return 0;
     }
     // SAFETY: OpenSSL calls this for one of our BIOs, inside `with_context`.
-    let state = unsafe { bio_state(bio) };
-    unsafe { (state.library.BIO_clear_flags)(bio, BIO_FLAGS_RWS | BIO_FLAGS_SHOULD_RETRY) };
-    // SAFETY: set by `with_context` for the length of the OpenSSL call.
-    let context = unsafe { &mut *state.context };
+    let (state, context) = unsafe { bio_call(bio) };
     let polled = Pin::new(&mut *state.stream)
         .poll_flush(context)
         .map_ok(|()| 0);
-    let mut unused = 0;
-    c_long::from(bio_result(state, bio, polled, BIO_FLAGS_WRITE, &mut unused))
+    c_long::from(bio_result(state, bio, BioPoll::Flush, polled, &mut 0))
 }
 
 /// A TLS connection over a TCP stream.
@@ -461,6 +498,8 @@ pub struct TlsStream {
     /// The context the SSL was made from, which must outlive it.
     _context: Arc<SslContext>,
     h2: bool,
+    /// Our close_notify is sent: a shutdown polled again only shuts the TCP stream.
+    shutdown_sent: bool,
 }
 
 // SAFETY: the SSL and its BIO's state are this stream's alone, used by one thread at a time.
@@ -482,6 +521,8 @@ enum Outcome<T> {
     Done(T),
     /// The stream is not ready: the task is woken when it is.
     Waiting,
+    /// The peer ended the TLS session with its close_notify.
+    Closed,
     /// Ended in an error: OpenSSL's, or the socket's.
     Failed(io::Error),
 }
@@ -513,6 +554,7 @@ impl TlsStream {
                 library,
                 _context: Arc::clone(&context),
                 h2: false,
+                shutdown_sent: false,
             };
             let bio = (library.BIO_new)(loaded.method);
             if bio.is_null() {
@@ -563,6 +605,7 @@ impl TlsStream {
         // SAFETY: the state is this stream's; the context pointer is cleared before `cx` ends.
         unsafe {
             (*self.state).context = ptr::from_mut(cx).cast();
+            (*self.state).error = None;
             (library.ERR_clear_error)();
         }
         let (code, value) = call(self.ssl);
@@ -578,10 +621,13 @@ impl TlsStream {
             }
             match error {
                 SSL_ERROR_WANT_READ | SSL_ERROR_WANT_WRITE => Outcome::Waiting,
-                // The peer closed: with a close_notify, or without one (as the socket's EOF).
-                SSL_ERROR_ZERO_RETURN | SSL_ERROR_SYSCALL => {
-                    Outcome::Failed(io::ErrorKind::UnexpectedEof.into())
-                }
+                SSL_ERROR_ZERO_RETURN => Outcome::Closed,
+                // The TCP stream ended (nothing else fails in our BIO without an error kept):
+                // an answer may be cut short, as rustls says too.
+                SSL_ERROR_SYSCALL => Outcome::Failed(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "the server closed the connection without a TLS close_notify",
+                )),
                 _ => {
                     let mut message = library.errors();
                     let verified = (library.SSL_get_verify_result)(self.ssl);
@@ -612,6 +658,10 @@ impl TlsStream {
                 Poll::Ready(Ok(()))
             }
             Outcome::Waiting => Poll::Pending,
+            Outcome::Closed => Poll::Ready(Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "the server ended the TLS session during the handshake",
+            ))),
             Outcome::Failed(error) => Poll::Ready(Err(error)),
         }
     }
@@ -644,10 +694,7 @@ impl hyper::rt::Read for TlsStream {
                 Poll::Ready(Ok(()))
             }
             Outcome::Waiting => Poll::Pending,
-            // The end of the answer: hyper tells a cut-short one from a whole one.
-            Outcome::Failed(error) if error.kind() == io::ErrorKind::UnexpectedEof => {
-                Poll::Ready(Ok(()))
-            }
+            Outcome::Closed => Poll::Ready(Ok(())),
             Outcome::Failed(error) => Poll::Ready(Err(error)),
         }
     }
@@ -675,6 +722,7 @@ impl hyper::rt::Write for TlsStream {
         match outcome {
             Outcome::Done(written) => Poll::Ready(Ok(written)),
             Outcome::Waiting => Poll::Pending,
+            Outcome::Closed => Poll::Ready(Err(io::ErrorKind::BrokenPipe.into())),
             Outcome::Failed(error) => Poll::Ready(Err(error)),
         }
     }
@@ -688,17 +736,20 @@ impl hyper::rt::Write for TlsStream {
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
         let library = this.library;
-        // SSL_shutdown returns 0 once our close_notify is sent, 1 once the peer's came too.
-        let outcome = this.with_context(cx, |ssl| match unsafe { (library.SSL_shutdown)(ssl) } {
-            0 => (1, ()),
-            code => (code, ()),
-        });
-        match outcome {
-            Outcome::Waiting => return Poll::Pending,
-            Outcome::Failed(error) if error.kind() != io::ErrorKind::UnexpectedEof => {
-                return Poll::Ready(Err(error));
+        if !this.shutdown_sent {
+            // SSL_shutdown returns 0 once our close_notify is sent, 1 once the peer's came too.
+            let outcome =
+                this.with_context(cx, |ssl| match unsafe { (library.SSL_shutdown)(ssl) } {
+                    0 => (1, ()),
+                    code => (code, ()),
+                });
+            match outcome {
+                Outcome::Waiting => return Poll::Pending,
+                Outcome::Failed(error) if error.kind() != io::ErrorKind::UnexpectedEof => {
+                    return Poll::Ready(Err(error));
+                }
+                _ => this.shutdown_sent = true,
             }
-            _ => {}
         }
         // SAFETY: the state is this stream's, and no OpenSSL call is running.
         Pin::new(unsafe { &mut *(*this.state).stream }).poll_shutdown(cx)

@@ -150,17 +150,23 @@ impl FakeApiServer {
     }
 
     pub fn start_on(address: &str) -> Self {
-        Self::serve(address, &[b"h2", b"http/1.1"])
+        Self::serve(address, &[b"h2", b"http/1.1"], Issuer::Root)
     }
 
     /// A server that offers HTTP/1.1 only, as one behind a proxy that speaks no HTTP/2 may.
     pub fn start_http1_only() -> Self {
-        Self::serve("127.0.0.1:0", &[b"http/1.1"])
+        Self::serve("127.0.0.1:0", &[b"http/1.1"], Issuer::Root)
+    }
+
+    /// A server whose certificate an intermediate CA signed, which sends it with its root; its
+    /// `ca_pem` is the intermediate's alone.
+    pub fn start_behind_intermediate() -> Self {
+        Self::serve("127.0.0.1:0", &[b"h2", b"http/1.1"], Issuer::Intermediate)
     }
 
     /// Serves on `address`, offering the ALPN `protocols`.
-    fn serve(address: &str, protocols: &[&[u8]]) -> Self {
-        let (ca_pem, tls) = tls_config(protocols);
+    fn serve(address: &str, protocols: &[&[u8]], issuer: Issuer) -> Self {
+        let (ca_pem, tls) = tls_config(protocols, issuer);
         let listener = TcpListener::bind(address).expect("binding the fake API server");
         let url = format!("https://{}", listener.local_addr().unwrap());
         let state = Arc::new(Mutex::new(State::default()));
@@ -346,7 +352,15 @@ impl FakeApiServer {
     }
 }
 
-fn tls_config(protocols: &[&[u8]]) -> (String, Arc<rustls::ServerConfig>) {
+/// Who signs the server's certificate.
+#[derive(PartialEq)]
+enum Issuer {
+    Root,
+    Intermediate,
+}
+
+/// The CA a client is to trust, and the server's TLS config.
+fn tls_config(protocols: &[&[u8]], issuer: Issuer) -> (String, Arc<rustls::ServerConfig>) {
     use rcgen::{
         BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair,
         KeyUsagePurpose,
@@ -361,7 +375,17 @@ fn tls_config(protocols: &[&[u8]]) -> (String, Arc<rustls::ServerConfig>) {
         KeyUsagePurpose::CrlSign,
         KeyUsagePurpose::DigitalSignature,
     ];
-    let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap()).unwrap();
+    let root =
+        CertifiedIssuer::self_signed(ca_params.clone(), KeyPair::generate().unwrap()).unwrap();
+    let intermediate = (issuer == Issuer::Intermediate).then(|| {
+        let mut params = ca_params;
+        params.distinguished_name = rcgen::DistinguishedName::new();
+        params
+            .distinguished_name
+            .push(DnType::CommonName, "fake-apiserver-intermediate-ca");
+        CertifiedIssuer::signed_by(params, KeyPair::generate().unwrap(), &root).unwrap()
+    });
+    let ca = intermediate.as_ref().unwrap_or(&root);
     let server_key = KeyPair::generate().unwrap();
     let mut server_params = CertificateParams::new(vec![
         "localhost".to_string(),
@@ -372,7 +396,7 @@ fn tls_config(protocols: &[&[u8]]) -> (String, Arc<rustls::ServerConfig>) {
     server_params
         .distinguished_name
         .push(DnType::CommonName, "kube-apiserver");
-    let server_cert = server_params.signed_by(&server_key, &ca).unwrap();
+    let server_cert = server_params.signed_by(&server_key, ca).unwrap();
     let key = rustls::pki_types::PrivateKeyDer::try_from(server_key.serialize_der()).unwrap();
     let config = rustls::ServerConfig::builder_with_provider(Arc::new(
         rustls::crypto::ring::default_provider(),
@@ -380,7 +404,13 @@ fn tls_config(protocols: &[&[u8]]) -> (String, Arc<rustls::ServerConfig>) {
     .with_safe_default_protocol_versions()
     .unwrap()
     .with_no_client_auth()
-    .with_single_cert(vec![server_cert.der().clone(), ca.der().clone()], key)
+    .with_single_cert(
+        [server_cert.der(), ca.der(), root.der()][..if intermediate.is_some() { 3 } else { 2 }]
+            .iter()
+            .map(|&der| der.clone())
+            .collect(),
+        key,
+    )
     .unwrap();
     let mut config = config;
     config.alpn_protocols = protocols.iter().map(|p| p.to_vec()).collect();

@@ -263,18 +263,15 @@ fn a_ca_of_the_systems_trust_store_does_not_vouch_for_the_api_server() {
     );
 }
 
-/// A node whose API server listens on `address`, with the mirror's secret for alice.
-fn node_serving_on(address: &str) -> Node {
-    let node = Node::serving(FakeApiServer::start_on(address));
-    let config = docker_config_json(&[(MIRROR, "alice", ALICE_PASSWORD)]);
-    node.api.add_pull_secret("team-a", "mirror-pull", &config);
-    node
+/// A node whose API server is `api`, with the mirror's secret for alice.
+fn node_with_mirror_secret_on(api: FakeApiServer) -> Node {
+    Node::serving_with_mirror_secret(api, "alice", ALICE_PASSWORD)
 }
 
 #[test]
 fn a_server_whose_certificate_does_not_name_the_urls_address_is_refused() {
     // The certificate names localhost, 127.0.0.1 and ::1; this server answers on 127.0.0.2.
-    let node = node_serving_on("127.0.0.2:0");
+    let node = node_with_mirror_secret_on(FakeApiServer::start_on("127.0.0.2:0"));
     let run = node.run(&request(IMAGE, "team-a"), &[]);
     assert_failure(&run, "in namespace team-a at https://127.0.0.2:");
     assert!(
@@ -287,9 +284,7 @@ fn a_server_whose_certificate_does_not_name_the_urls_address_is_refused() {
 #[test]
 fn a_ca_file_holding_only_the_intermediate_that_signed_the_server_vouches_for_it() {
     // As Go's and rustls's roots: any certificate of the bundle is an anchor, self-signed or not.
-    let node = Node::serving(FakeApiServer::start_behind_intermediate());
-    let config = docker_config_json(&[(MIRROR, "alice", ALICE_PASSWORD)]);
-    node.api.add_pull_secret("team-a", "mirror-pull", &config);
+    let node = node_with_mirror_secret_on(FakeApiServer::start_behind_intermediate());
     let run = node.run(&request(IMAGE, "team-a"), &[]);
     assert_success(&run);
     assert!(
@@ -301,9 +296,9 @@ fn a_ca_file_holding_only_the_intermediate_that_signed_the_server_vouches_for_it
 
 #[test]
 fn a_server_is_verified_by_the_host_name_or_ipv6_address_of_its_url() {
-    let by_name = Node::with_mirror_secret("alice", ALICE_PASSWORD);
+    let by_name = node_with_mirror_secret();
     let url = by_name.api.url.replace("127.0.0.1", "localhost");
-    let by_ipv6 = node_serving_on("[::1]:0");
+    let by_ipv6 = node_with_mirror_secret_on(FakeApiServer::start_on("[::1]:0"));
     for (node, url) in [(&by_name, url), (&by_ipv6, by_ipv6.api.url.clone())] {
         let mut args = node.local_args();
         let ca = node.path("ca.crt").display().to_string();

@@ -317,7 +317,8 @@ impl SslContext {
                 ptr::null_mut(),
             );
             // Every certificate of the CA bundle vouches for the server, a root or not, as with
-            // rustls, Go (kubectl, kubelet) and the Go implementation.
+            // rustls and Go's crypto/x509, whose roots pool anchors an intermediate too
+            // (golang/go#51953): kubelet's and kubectl's client-go.
             if (library.X509_VERIFY_PARAM_set_flags)(
                 (library.SSL_CTX_get0_param)(ctx),
                 X509_V_FLAG_PARTIAL_CHAIN,
@@ -369,25 +370,11 @@ struct BioState {
     /// The `TaskContext` of the poll running the OpenSSL call; null between calls.
     context: *mut c_void,
     error: Option<io::Error>,
-    library: &'static Library,
 }
 
 /// What a TLS stream runs over: the transport's TCP stream.
 pub trait Io: hyper::rt::Read + hyper::rt::Write + Connection + Unpin + Send {}
 impl<T: hyper::rt::Read + hyper::rt::Write + Connection + Unpin + Send> Io for T {}
-
-/// The state of a BIO, reached only through this raw pointer while OpenSSL calls the BIO.
-///
-/// SAFETY (of the callers): `bio` is one of our streams', made by `TlsStream::new`, and an
-/// OpenSSL call on its SSL is running inside `TlsStream::with_context`.
-unsafe fn bio_state<'a>(bio: *mut Bio) -> &'a mut BioState {
-    // The library is loaded: the BIO exists.
-    let library = &library()
-        .expect("a BIO exists, so OpenSSL is loaded")
-        .library;
-    // SAFETY: as the function's contract says.
-    unsafe { &mut *(library.BIO_get_data)(bio).cast::<BioState>() }
-}
 
 /// Which poll of the stream a BIO callback made.
 #[derive(PartialEq)]
@@ -401,6 +388,7 @@ enum BioPoll {
 /// stream: 0); 0 with the retry flag when the stream is not ready (the task is woken when it
 /// is); 0 with the error kept otherwise (a write of nothing is one).
 fn bio_result(
+    library: &Library,
     state: &mut BioState,
     bio: *mut Bio,
     poll: BioPoll,
@@ -427,22 +415,32 @@ fn bio_result(
                 BIO_FLAGS_WRITE
             };
             // SAFETY: the BIO is valid during the call.
-            unsafe { (state.library.BIO_set_flags)(bio, retry | BIO_FLAGS_SHOULD_RETRY) };
+            unsafe { (library.BIO_set_flags)(bio, retry | BIO_FLAGS_SHOULD_RETRY) };
             0
         }
     }
 }
 
-/// The state of `bio` and the task's context, with the BIO's retry flags cleared.
+/// What a BIO callback works with: the library, the BIO's state (reached only through the BIO's
+/// raw pointer while OpenSSL calls it) and the task's context; the BIO's retry flags cleared.
 ///
-/// SAFETY (of the callers): as `bio_state`'s.
-unsafe fn bio_call<'a>(bio: *mut Bio) -> (&'a mut BioState, &'a mut TaskContext<'a>) {
-    // SAFETY: as the function's contract says.
-    let state = unsafe { bio_state(bio) };
-    unsafe { (state.library.BIO_clear_flags)(bio, BIO_FLAGS_RWS | BIO_FLAGS_SHOULD_RETRY) };
-    // SAFETY: set by `with_context` for the length of the OpenSSL call.
-    let context = unsafe { &mut *state.context.cast::<TaskContext<'a>>() };
-    (state, context)
+/// SAFETY (of the callers): `bio` is one of our streams', made by `TlsStream::new`, and an
+/// OpenSSL call on its SSL is running inside `TlsStream::with_context`.
+unsafe fn bio_call<'a>(
+    bio: *mut Bio,
+) -> (&'static Library, &'a mut BioState, &'a mut TaskContext<'a>) {
+    // The library is loaded: the BIO exists.
+    let library = &library()
+        .expect("a BIO exists, so OpenSSL is loaded")
+        .library;
+    // SAFETY: as the function's contract says; the context is set by `with_context` for the
+    // length of the OpenSSL call.
+    unsafe {
+        let state = &mut *(library.BIO_get_data)(bio).cast::<BioState>();
+        (library.BIO_clear_flags)(bio, BIO_FLAGS_RWS | BIO_FLAGS_SHOULD_RETRY);
+        let context = &mut *state.context.cast::<TaskContext<'a>>();
+        (library, state, context)
+    }
 }
 
 unsafe extern "C" fn bio_read(
@@ -453,14 +451,16 @@ unsafe extern "C" fn bio_read(
 ) -> c_int {
     // SAFETY: OpenSSL calls this for one of our BIOs, inside `with_context`, with a buffer of
     // `length` bytes that may be uninitialised and an out-pointer for the count.
-    let (state, context) = unsafe { bio_call(bio) };
+    let (library, state, context) = unsafe { bio_call(bio) };
     let buffer =
         unsafe { std::slice::from_raw_parts_mut(buffer.cast::<MaybeUninit<u8>>(), length) };
     let mut buffer = hyper::rt::ReadBuf::uninit(buffer);
     let polled = Pin::new(&mut *state.stream)
         .poll_read(context, buffer.unfilled())
         .map_ok(|()| buffer.filled().len());
-    bio_result(state, bio, BioPoll::Read, polled, unsafe { &mut *read })
+    bio_result(library, state, bio, BioPoll::Read, polled, unsafe {
+        &mut *read
+    })
 }
 
 unsafe extern "C" fn bio_write(
@@ -471,10 +471,12 @@ unsafe extern "C" fn bio_write(
 ) -> c_int {
     // SAFETY: OpenSSL calls this for one of our BIOs, inside `with_context`, with `length` bytes
     // and an out-pointer for the count.
-    let (state, context) = unsafe { bio_call(bio) };
+    let (library, state, context) = unsafe { bio_call(bio) };
     let buffer = unsafe { std::slice::from_raw_parts(buffer.cast::<u8>(), length) };
     let polled = Pin::new(&mut *state.stream).poll_write(context, buffer);
-    bio_result(state, bio, BioPoll::Write, polled, unsafe { &mut *written })
+    bio_result(library, state, bio, BioPoll::Write, polled, unsafe {
+        &mut *written
+    })
 }
 
 unsafe extern "C" fn bio_ctrl(bio: *mut Bio, command: c_int, _: c_long, _: *mut c_void) -> c_long {
@@ -483,20 +485,26 @@ unsafe extern "C" fn bio_ctrl(bio: *mut Bio, command: c_int, _: c_long, _: *mut 
         return 0;
     }
     // SAFETY: OpenSSL calls this for one of our BIOs, inside `with_context`.
-    let (state, context) = unsafe { bio_call(bio) };
+    let (library, state, context) = unsafe { bio_call(bio) };
     let polled = Pin::new(&mut *state.stream)
         .poll_flush(context)
         .map_ok(|()| 0);
-    c_long::from(bio_result(state, bio, BioPoll::Flush, polled, &mut 0))
+    c_long::from(bio_result(
+        library,
+        state,
+        bio,
+        BioPoll::Flush,
+        polled,
+        &mut 0,
+    ))
 }
 
 /// A TLS connection over a TCP stream.
 pub struct TlsStream {
     ssl: *mut Ssl,
     state: *mut BioState,
-    library: &'static Library,
     /// The context the SSL was made from, which must outlive it.
-    _context: Arc<SslContext>,
+    context: Arc<SslContext>,
     h2: bool,
     /// Our close_notify is sent: a shutdown polled again only shuts the TCP stream.
     shutdown_sent: bool,
@@ -510,7 +518,7 @@ impl Drop for TlsStream {
         // SAFETY: the SSL frees its BIO, which does not touch the state; then the state, made by
         // Box::into_raw, is freed.
         unsafe {
-            (self.library.SSL_free)(self.ssl);
+            (self.library().SSL_free)(self.ssl);
             drop(Box::from_raw(self.state));
         }
     }
@@ -546,13 +554,11 @@ impl TlsStream {
                 stream,
                 context: ptr::null_mut(),
                 error: None,
-                library,
             }));
             let tls = TlsStream {
                 ssl,
                 state,
-                library,
-                _context: Arc::clone(&context),
+                context: Arc::clone(&context),
                 h2: false,
                 shutdown_sent: false,
             };
@@ -594,6 +600,10 @@ impl TlsStream {
         }
     }
 
+    fn library(&self) -> &'static Library {
+        &self.context.loaded.library
+    }
+
     /// Runs `call` on the SSL with the task's context where the BIO finds it, and says what it
     /// came to: `call` returns OpenSSL's return code and, with 1, what it produced.
     fn with_context<T>(
@@ -601,7 +611,7 @@ impl TlsStream {
         cx: &mut TaskContext<'_>,
         call: impl FnOnce(*mut Ssl) -> (c_int, T),
     ) -> Outcome<T> {
-        let library = self.library;
+        let library = self.library();
         // SAFETY: the state is this stream's; the context pointer is cleared before `cx` ends.
         unsafe {
             (*self.state).context = ptr::from_mut(cx).cast();
@@ -643,7 +653,7 @@ impl TlsStream {
     }
 
     fn poll_handshake(&mut self, cx: &mut TaskContext<'_>) -> Poll<io::Result<()>> {
-        let library = self.library;
+        let library = self.library();
         // SAFETY: the SSL is valid while the stream lives.
         match self.with_context(cx, |ssl| (unsafe { (library.SSL_connect)(ssl) }, ())) {
             Outcome::Done(()) => {
@@ -674,7 +684,7 @@ impl hyper::rt::Read for TlsStream {
         mut buf: hyper::rt::ReadBufCursor<'_>,
     ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
-        let library = this.library;
+        let library = this.library();
         // SAFETY: OpenSSL writes at most the buffer's length, and says how much it wrote.
         let unfilled = unsafe { buf.as_mut() };
         if unfilled.is_empty() {
@@ -707,7 +717,7 @@ impl hyper::rt::Write for TlsStream {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
-        let library = this.library;
+        let library = this.library();
         if buf.is_empty() {
             return Poll::Ready(Ok(0));
         }
@@ -735,7 +745,7 @@ impl hyper::rt::Write for TlsStream {
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
-        let library = this.library;
+        let library = this.library();
         if !this.shutdown_sent {
             // SSL_shutdown returns 0 once our close_notify is sent, 1 once the peer's came too.
             let outcome =

@@ -398,19 +398,17 @@ fn tls_config(protocols: &[&[u8]], issuer: Issuer) -> (String, Arc<rustls::Serve
         .push(DnType::CommonName, "kube-apiserver");
     let server_cert = server_params.signed_by(&server_key, ca).unwrap();
     let key = rustls::pki_types::PrivateKeyDer::try_from(server_key.serialize_der()).unwrap();
+    // The server's certificate, then its issuers up to the root, as a server sends them.
+    let mut chain = vec![server_cert.der().clone()];
+    chain.extend(intermediate.as_ref().map(|i| i.der().clone()));
+    chain.push(root.der().clone());
     let config = rustls::ServerConfig::builder_with_provider(Arc::new(
         rustls::crypto::ring::default_provider(),
     ))
     .with_safe_default_protocol_versions()
     .unwrap()
     .with_no_client_auth()
-    .with_single_cert(
-        [server_cert.der(), ca.der(), root.der()][..if intermediate.is_some() { 3 } else { 2 }]
-            .iter()
-            .map(|&der| der.clone())
-            .collect(),
-        key,
-    )
+    .with_single_cert(chain, key)
     .unwrap();
     let mut config = config;
     config.alpn_protocols = protocols.iter().map(|p| p.to_vec()).collect();

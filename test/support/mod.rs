@@ -63,7 +63,12 @@ impl Node {
 
     /// `new`, plus a pull secret in `team-a` for `MIRROR` with `user` and `password`.
     pub fn with_mirror_secret(user: &str, password: &str) -> Self {
-        let node = Node::new();
+        Node::serving_with_mirror_secret(FakeApiServer::start(), user, password)
+    }
+
+    /// `with_mirror_secret`, with `api` as its API server.
+    pub fn serving_with_mirror_secret(api: FakeApiServer, user: &str, password: &str) -> Self {
+        let node = Node::serving(api);
         let config = docker_config_json(&[(MIRROR, user, password)]);
         node.api.add_pull_secret("team-a", "mirror-pull", &config);
         node
